@@ -1,0 +1,36 @@
+# spine-cds: `make run` starts the app, `make test` runs every test. Both install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck validate clean
+
+# durable-rules compiles a C extension: it needs a C compiler and the Python headers.
+$(STAMP): pyproject.toml
+	@command -v cc >/dev/null 2>&1 || { echo "installing a C compiler (durable-rules builds from source)"; \
+	  (apt-get update -qq && apt-get install -y -qq build-essential python3-dev) >/dev/null; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/streamlit run ui/app.py --server.headless true
+
+test: $(STAMP)
+	$(BIN)/spine-cds kb validate
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check knowledge decision ui tests
+	$(BIN)/ruff format --check knowledge decision ui tests
+	$(BIN)/mypy
+
+validate: $(STAMP)
+	$(BIN)/spine-cds kb validate
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
