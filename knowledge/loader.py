@@ -1,0 +1,304 @@
+"""Load and validate the knowledge base; compute its version and content hash.
+
+Every error names the file, the rule and the field, and offers the closest valid id, because
+the people who edit these files are clinicians, not Python programmers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from knowledge.conditions import Compare, Count, ParamRef, walk
+from knowledge.schema import (
+    Manifest,
+    Policy,
+    PolicyParam,
+    ProcedureCatalogue,
+    ProcedureOption,
+    Rule,
+    RuleFile,
+    Source,
+    Vocabulary,
+)
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent
+
+
+class KnowledgeError(Exception):
+    """The knowledge base is invalid. `problems` lists each defect as one readable line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid knowledge:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass(frozen=True)
+class RuleEntry:
+    """A rule with the file it came from, so errors and reports can point at it."""
+
+    rule: Rule
+    file: str
+    topic: str
+    order: int
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    manifest: Manifest
+    vocabulary: Vocabulary
+    sources: dict[str, Source]
+    options: tuple[ProcedureOption, ...]
+    rules: tuple[RuleEntry, ...]
+    policies: dict[str, Policy]
+    content_hash: str
+    root: Path
+    rule_index: dict[str, RuleEntry] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    def params_for(self, policy_id: str) -> dict[str, PolicyParam]:
+        """A policy's switches, its parent's first so that the child's answers win."""
+        return _params(self.policies, policy_id)
+
+    def rules_for(self, policy_id: str) -> tuple[RuleEntry, ...]:
+        return tuple(
+            e for e in self.rules if e.rule.policies is None or policy_id in e.rule.policies
+        )
+
+    def source_label(self, ref: str) -> str:
+        source_id, _, section = ref.partition("#")
+        source = self.sources[source_id]
+        return f"{source.title}, {source.sections[section].title}"
+
+
+def _read_yaml(path: Path, problems: list[str], root: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        problems.append(f"{path.relative_to(root)}: not valid YAML: {exc}")
+        return None
+
+
+def _model(
+    model: type[BaseModel], data: Any, where: str, problems: list[str], rule_ids: list[str] | None = None
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = list(err["loc"])
+            prefix = where
+            if rule_ids is not None and len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+                index = loc[1]
+                rid = rule_ids[index] if index < len(rule_ids) else f"#{index}"
+                prefix = f"{where}: rule {rid}"
+                loc = loc[2:]
+            path = ".".join(str(p) for p in loc if not str(p).startswith(("function-", "tagged-union")))
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = f"unknown field {str(loc[-1])!r}"
+            problems.append(f"{prefix}: {path or '(top)'}: {message}")
+        return None
+
+
+def _content_hash(root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.yaml")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _check_ref(ref: str, sources: dict[str, Source], where: str, problems: list[str]) -> None:
+    source_id, _, section = ref.partition("#")
+    if source_id not in sources:
+        problems.append(f"{where}: unknown source {source_id!r}{did_you_mean(source_id, sources)}")
+    elif section not in sources[source_id].sections:
+        sections = sources[source_id].sections
+        problems.append(
+            f"{where}: source {source_id!r} has no section {section!r}{did_you_mean(section, sections)}"
+        )
+
+
+def _check_id(value: str | None, choices: dict[str, Any], kind: str, where: str, problems: list[str]) -> None:
+    if value is not None and value not in choices:
+        problems.append(f"{where}: unknown {kind} {value!r}{did_you_mean(value, choices)}")
+
+
+def _check_options(
+    options: tuple[ProcedureOption, ...], vocab: Vocabulary, sources: dict[str, Source], problems: list[str]
+) -> None:
+    seen: set[str] = set()
+    for opt in options:
+        where = f"procedures.yaml: option {opt.id}"
+        if opt.id in seen:
+            problems.append(f"{where}: duplicate option id")
+        seen.add(opt.id)
+        _check_id(opt.procedure, vocab.procedures, "procedure", where, problems)
+        _check_id(opt.approach, vocab.approaches, "approach", where, problems)
+        _check_id(opt.target_region, vocab.regions, "region", where, problems)
+        for region in opt.considered_for:
+            _check_id(region, vocab.regions, "region", f"{where}: considered_for", problems)
+        _check_id(opt.bleeding_risk.default, vocab.bleeding_risks, "bleeding risk", where, problems)
+        for region, risk in opt.bleeding_risk.by_region.items():
+            _check_id(region, vocab.regions, "region", f"{where}: bleeding_risk.by_region", problems)
+            _check_id(risk, vocab.bleeding_risks, "bleeding risk", f"{where}: bleeding_risk", problems)
+        for ref in (*opt.sources, *opt.bleeding_risk.sources):
+            _check_ref(ref, sources, where, problems)
+
+
+def _check_rule(
+    entry: RuleEntry, knowledge_policies: dict[str, Policy], params_by_policy: dict[str, dict[str, PolicyParam]],
+    vocab: Vocabulary, sources: dict[str, Source], problems: list[str],
+) -> None:
+    rule = entry.rule
+    where = f"{entry.file}: rule {rule.id}"
+    for ref in rule.sources:
+        _check_ref(ref, sources, f"{where}: sources", problems)
+    policies = rule.policies if rule.policies is not None else tuple(knowledge_policies)
+    for pid in policies:
+        _check_id(pid, knowledge_policies, "policy", f"{where}: policies", problems)
+    guidance = rule.then.guidance
+    if guidance is not None:
+        for modality in (*guidance.offer, guidance.prefer, guidance.avoid):
+            _check_id(modality, vocab.guidance, "guidance", f"{where}: then.guidance", problems)
+    for node in walk(rule.when):
+        values: list[Any] = []
+        if isinstance(node, Compare):
+            values = [node.value]
+        elif isinstance(node, Count):
+            values = [node.value]
+            literal_ok = (node.op, node.value) in (("gte", 1), ("eq", 0))
+            if not literal_ok and not isinstance(node.value, ParamRef):
+                problems.append(
+                    f"{where}: when: count of {node.list}: threshold {node.value} has no source; "
+                    "state it as a policy param (policies/*.yaml) with its source"
+                )
+                continue
+        for value in values:
+            if isinstance(value, ParamRef):
+                for pid in policies:
+                    if pid in params_by_policy and value.param not in params_by_policy[pid]:
+                        known = params_by_policy[pid]
+                        problems.append(
+                            f"{where}: when: param {value.param!r} is not set by policy {pid!r}"
+                            f"{did_you_mean(value.param, known)}"
+                        )
+            elif isinstance(node, Compare) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                problems.append(
+                    f"{where}: when: field {node.field}: threshold {value} has no source; "
+                    "state it as a policy param (policies/*.yaml) with its source"
+                )
+
+
+def load_knowledge(root: Path | None = None) -> Knowledge:
+    """Read every knowledge file under `root`, validate it, and raise one error listing all defects."""
+    root = (root or KNOWLEDGE_DIR).resolve()
+    problems: list[str] = []
+
+    def read(name: str) -> Any:
+        path = root / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+            return None
+        return _read_yaml(path, problems, root)
+
+    manifest = _model(Manifest, read("manifest.yaml"), "manifest.yaml", problems)
+    vocab = _model(Vocabulary, read("vocabulary.yaml"), "vocabulary.yaml", problems)
+    raw_sources = read("sources.yaml")
+    sources: dict[str, Source] = {}
+    if isinstance(raw_sources, dict) and isinstance(raw_sources.get("sources"), list):
+        for i, raw in enumerate(raw_sources["sources"]):
+            src = _model(Source, raw, f"sources.yaml: sources[{i}]", problems)
+            if src is not None:
+                if src.id in sources:
+                    problems.append(f"sources.yaml: duplicate source id {src.id!r}")
+                sources[src.id] = src
+    else:
+        problems.append("sources.yaml: expected a mapping with a `sources:` list")
+    catalogue = _model(ProcedureCatalogue, read("procedures.yaml"), "procedures.yaml", problems)
+
+    policies: dict[str, Policy] = {}
+    for path in sorted((root / "policies").glob("*.yaml")):
+        rel = path.relative_to(root).as_posix()
+        policy = _model(Policy, _read_yaml(path, problems, root), rel, problems)
+        if policy is not None:
+            if policy.id != path.stem:
+                problems.append(f"{rel}: policy id {policy.id!r} must match the file name {path.stem!r}")
+            policies[policy.id] = policy
+            for name, param in policy.params.items():
+                _check_ref(param.source, sources, f"{rel}: param {name}: source", problems)
+    for policy in policies.values():
+        _check_id(policy.extends, policies, "policy", f"policies/{policy.id}.yaml: extends", problems)
+
+    entries: list[RuleEntry] = []
+    for path in sorted((root / "rules").glob("*.yaml")):
+        rel = path.relative_to(root).as_posix()
+        raw = _read_yaml(path, problems, root)
+        rule_ids = [
+            str(r.get("id", f"#{i}")) if isinstance(r, dict) else f"#{i}"
+            for i, r in enumerate(raw.get("rules", []) if isinstance(raw, dict) else [])
+        ]
+        rule_file = _model(RuleFile, raw, rel, problems, rule_ids)
+        if rule_file is not None:
+            for rule in rule_file.rules:
+                entries.append(RuleEntry(rule=rule, file=rel, topic=rule_file.topic, order=len(entries)))
+    if not entries and not problems:
+        problems.append("rules/: no rule files found")
+
+    if manifest is not None and manifest.default_policy not in policies:
+        problems.append(
+            f"manifest.yaml: default_policy {manifest.default_policy!r} has no policy file"
+            f"{did_you_mean(manifest.default_policy, policies)}"
+        )
+    index: dict[str, RuleEntry] = {}
+    for entry in entries:
+        if entry.rule.id in index:
+            problems.append(f"{entry.file}: rule {entry.rule.id}: duplicate id (also in {index[entry.rule.id].file})")
+        index[entry.rule.id] = entry
+
+    if vocab is not None and catalogue is not None:
+        _check_options(catalogue.options, vocab, sources, problems)
+    if vocab is not None and not problems:
+        params_by_policy = {pid: _params(policies, pid) for pid in policies}
+        for entry in entries:
+            _check_rule(entry, policies, params_by_policy, vocab, sources, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    assert manifest is not None and vocab is not None and catalogue is not None
+    return Knowledge(
+        manifest=manifest, vocabulary=vocab, sources=sources, options=catalogue.options,
+        rules=tuple(entries), policies=policies, content_hash=_content_hash(root), root=root,
+        rule_index=index,
+    )
+
+
+def _params(policies: dict[str, Policy], policy_id: str) -> dict[str, PolicyParam]:
+    chain: list[Policy] = []
+    current: str | None = policy_id
+    seen: set[str] = set()
+    while current is not None and current in policies and current not in seen:
+        seen.add(current)
+        chain.append(policies[current])
+        current = policies[current].extends
+    params: dict[str, PolicyParam] = {}
+    for policy in reversed(chain):
+        params.update(policy.params)
+    return params

@@ -1,0 +1,223 @@
+"""Pydantic models of the knowledge files.
+
+The knowledge is data that clinicians review; these models are the contract that keeps it
+well-formed. They check shape only: whether a field a rule reads exists in the case model is
+checked by `decision.fields` when the rules are compiled, because the case model lives there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.conditions import Condition
+
+STRICT = ConfigDict(extra="forbid", frozen=True)
+
+RestrictionStatus = Literal[
+    "indicated_with_caution", "needs_information", "deferred", "contraindicated", "not_indicated"
+]
+Scope = Literal["candidate", "case"]
+SourceRef = Annotated[str, Field(pattern=r"^[a-z0-9_]+#[a-z0-9_.-]+$")]
+
+
+class Term(BaseModel):
+    """One vocabulary id with the words a clinician reads for it."""
+
+    model_config = STRICT
+    label: str
+    description: str = ""
+
+
+class MedicationTerm(BaseModel):
+    """A drug the knowledge recognises; `drug_class` lets rules speak of classes."""
+
+    model_config = STRICT
+    label: str
+    drug_class: str
+    aliases: tuple[str, ...] = ()
+
+
+class Vocabulary(BaseModel):
+    """Every id a case or a rule may use. Case validation and rule validation both read it."""
+
+    model_config = STRICT
+    conditions: dict[str, Term]
+    regions: dict[str, Term]
+    subtypes: dict[str, tuple[str, ...]]
+    sides: dict[str, Term]
+    sexes: dict[str, Term]
+    pain_patterns: dict[str, Term]
+    control_levels: dict[str, Term]
+    allergies: dict[str, Term]
+    modalities: dict[str, Term]
+    procedures: dict[str, Term]
+    approaches: dict[str, Term]
+    guidance: dict[str, Term]
+    bleeding_risks: dict[str, Term]
+    drug_classes: dict[str, Term]
+    medications: dict[str, MedicationTerm]
+
+
+class SourceSection(BaseModel):
+    model_config = STRICT
+    title: str
+    locator: str = Field(
+        default="", description="Where in the source: recommendation number, page or heading."
+    )
+
+
+class Source(BaseModel):
+    """A cited publication or clinic page. `recheck` marks a figure recalled, not yet verified."""
+
+    model_config = STRICT
+    id: str
+    kind: Literal["seed", "guideline", "study"]
+    title: str
+    publisher: str
+    year: int | None = None
+    url: str | None = None
+    file: str | None = Field(default=None, description="Seed file name in shared/sources.")
+    sections: dict[str, SourceSection]
+
+
+class BleedingRisk(BaseModel):
+    """ASRA bleeding-risk class of a procedure, which may depend on the region treated."""
+
+    model_config = STRICT
+    default: str
+    by_region: dict[str, str] = Field(default_factory=dict)
+    sources: tuple[SourceRef, ...]
+
+
+class ProcedureOption(BaseModel):
+    """One (procedure, approach) the engine considers for a diagnosis in a region.
+
+    `considered_for` lists diagnosis regions; `target_region` fixes the treated region when it
+    differs from the diagnosis region (a stellate ganglion block for an upper-limb CRPS).
+    """
+
+    model_config = STRICT
+    id: str
+    procedure: str
+    approach: str | None = None
+    considered_for: tuple[str, ...]
+    target_region: str | None = None
+    uses_steroid: bool
+    uses_local_anaesthetic: bool
+    uses_contrast: bool
+    bleeding_risk: BleedingRisk
+    sources: tuple[SourceRef, ...]
+    notes: str = ""
+
+
+class GuidanceChange(BaseModel):
+    """How a rule changes the ordered guidance list: offer appends, prefer moves to the front."""
+
+    model_config = STRICT
+    offer: tuple[str, ...] = ()
+    prefer: str | None = None
+    avoid: str | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> GuidanceChange:
+        if not (self.offer or self.prefer or self.avoid):
+            raise ValueError("guidance needs one of offer, prefer, avoid")
+        return self
+
+
+class Effect(BaseModel):
+    """What a rule does when its condition is met."""
+
+    model_config = STRICT
+    text: str = Field(description="What the report says, in plain clinical words.")
+    indicate: bool = False
+    status: RestrictionStatus | None = None
+    contraindication: Literal["absolute", "relative"] | None = None
+    red_flag: bool = False
+    warning: bool = False
+    guidance: GuidanceChange | None = None
+    require: tuple[str, ...] = Field(
+        default=(), description="Case fields whose answer is needed: listed as missing information."
+    )
+
+    @model_validator(mode="after")
+    def _has_effect(self) -> Effect:
+        if not (self.indicate or self.status or self.red_flag or self.warning or self.guidance):
+            raise ValueError("a rule's `then` must indicate, set a status, warn, flag or change guidance")
+        if self.indicate and self.status:
+            raise ValueError("an indication rule cannot also set a restricting status")
+        if self.require and self.status != "needs_information":
+            raise ValueError("`require` goes with status: needs_information")
+        if self.contraindication and self.status not in ("contraindicated", "deferred", "indicated_with_caution"):
+            raise ValueError("`contraindication` goes with status contraindicated, deferred or caution")
+        return self
+
+
+class Rule(BaseModel):
+    """One recommendation: the clinical words first, then the logic."""
+
+    model_config = STRICT
+    id: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$")
+    title: str
+    statement: str
+    evidence: str
+    sources: tuple[SourceRef, ...] = Field(min_length=1)
+    scope: Scope = "candidate"
+    policies: tuple[str, ...] | None = Field(
+        default=None, description="Policy profiles the rule belongs to; absent means all."
+    )
+    when: Condition
+    then: Effect
+    recheck: bool = Field(
+        default=False, description="Rests on a recalled figure: re-check the source before relying on it."
+    )
+    tests: tuple[str, ...] = ()
+
+
+class RuleFile(BaseModel):
+    model_config = STRICT
+    topic: str
+    title: str
+    description: str = ""
+    rules: tuple[Rule, ...] = Field(min_length=1)
+
+
+class PolicyParam(BaseModel):
+    """A site switch, phrased as the question it answers, with the source of its answer."""
+
+    model_config = STRICT
+    question: str
+    value: int | float | str | bool
+    unit: str = ""
+    source: SourceRef
+    recheck: bool = Field(
+        default=False, description="The figure is recalled from the guideline: re-check before relying on it."
+    )
+
+
+class Policy(BaseModel):
+    model_config = STRICT
+    id: str
+    title: str
+    description: str
+    extends: str | None = None
+    params: dict[str, PolicyParam] = Field(default_factory=dict)
+
+
+class Manifest(BaseModel):
+    model_config = STRICT
+    title: str
+    version: str = Field(pattern=r"^\d{4}\.\d+\.\d+$")
+    default_policy: str
+
+
+class ProcedureCatalogue(BaseModel):
+    model_config = STRICT
+    options: tuple[ProcedureOption, ...]
+
+
+def schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    """JSON schema of a knowledge file model, for reviewers' tooling."""
+    return model.model_json_schema()
