@@ -274,6 +274,9 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
             problems.append(f"{entry.file}: rule {entry.rule.id}: duplicate id (also in {index[entry.rule.id].file})")
         index[entry.rule.id] = entry
 
+    if vocab is not None:
+        for name, med in vocab.medications.items():
+            _check_id(med.drug_class, vocab.drug_classes, "drug class", f"vocabulary.yaml: medications.{name}", problems)
     if vocab is not None and catalogue is not None:
         _check_options(catalogue.options, vocab, sources, problems)
     if vocab is not None and not problems:
@@ -302,3 +305,15 @@ def _params(policies: dict[str, Policy], policy_id: str) -> dict[str, PolicyPara
     for policy in reversed(chain):
         params.update(policy.params)
     return params
+
+
+def load_vocabulary(root: Path | None = None) -> Vocabulary:
+    """Only the vocabulary, for the case model: it must not depend on the rules being valid."""
+    root = (root or KNOWLEDGE_DIR).resolve()
+    problems: list[str] = []
+    data = _read_yaml(root / "vocabulary.yaml", problems, root)
+    vocab = _model(Vocabulary, data, "vocabulary.yaml", problems)
+    if problems:
+        raise KnowledgeError(problems)
+    assert isinstance(vocab, Vocabulary)
+    return vocab

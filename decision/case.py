@@ -1,0 +1,244 @@
+"""The case: what a clinician tells spine-cds about a patient.
+
+Every field may be omitted or null, and null means *unknown*, never "no": the engine turns an
+unknown that a rule needs into "needs information". Types are strict (the rules engine is weakly
+typed, so nothing loose may reach it), ids come from the knowledge vocabulary, and the bounds
+below are input plausibility checks (a percentage is 0-100), not clinical thresholds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
+
+from knowledge.loader import did_you_mean, load_vocabulary
+from knowledge.schema import Vocabulary
+
+CASE_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
+MAX_LIST = 200
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    return load_vocabulary()
+
+
+def _vocab_id(kind: str, description: str) -> Any:
+    """A string that must be an id of one vocabulary list, with a did-you-mean when it is not."""
+    ids = sorted(getattr(vocabulary(), kind))
+
+    def check(value: str) -> str:
+        if value not in ids:
+            raise PydanticCustomError(
+                "unknown_id",
+                "unknown {kind} '{value}'{hint}; expected one of: {expected}",
+                {"kind": kind.rstrip("s"), "value": value, "hint": did_you_mean(value, ids),
+                 "expected": ", ".join(ids)},
+            )
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(check),
+        WithJsonSchema({"type": "string", "enum": ids, "description": description}),
+    ]
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        raise PydanticCustomError("date_type", "expected a date (YYYY-MM-DD), got a date and time")
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "date_format", "expected a date as YYYY-MM-DD, got '{value}'", {"value": value}
+            ) from None
+    raise PydanticCustomError("date_type", "expected a date as YYYY-MM-DD, got '{value}'", {"value": value})
+
+
+IsoDate = Annotated[
+    dt.date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+]
+ConditionId = _vocab_id("conditions", "Diagnosis in scope.")
+RegionId = _vocab_id("regions", "Body region.")
+SideId = _vocab_id("sides", "Side of the symptoms or lesion.")
+SexId = _vocab_id("sexes", "Sex.")
+PainPatternId = _vocab_id("pain_patterns", "Pattern of pain.")
+ControlLevelId = _vocab_id("control_levels", "Whether the condition is present and controlled.")
+AllergyId = _vocab_id("allergies", "Allergy relevant to an injection.")
+ModalityId = _vocab_id("modalities", "Imaging modality.")
+ProcedureId = _vocab_id("procedures", "Injection procedure.")
+ApproachId = _vocab_id("approaches", "Approach of the procedure.")
+Level = Annotated[
+    str,
+    Field(pattern=r"^[CTLS][0-9]{1,2}(-[CTLS][0-9]{1,2})?$", examples=["L4-L5", "L5-S1", "C6-C7"]),
+]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+def _medication_name(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class Diagnosis(BaseModel):
+    model_config = CASE_CONFIG
+    condition: ConditionId | None = None
+    region: RegionId | None = None
+    subtype: str | None = Field(default=None, description="Stenosis: central, foraminal, lateral_recess; CRPS: type_1, type_2.")
+    levels: list[Level] | None = Field(default=None, max_length=12)
+    side: SideId | None = None
+
+    @model_validator(mode="after")
+    def _subtype_fits_condition(self) -> Diagnosis:
+        if self.subtype is None:
+            return self
+        allowed = vocabulary().subtypes.get(self.condition or "", ())
+        if self.condition is None:
+            allowed = tuple(s for subs in vocabulary().subtypes.values() for s in subs)
+        if self.subtype not in allowed:
+            raise PydanticCustomError(
+                "unknown_subtype",
+                "subtype '{value}' does not fit condition '{condition}'{hint}; expected one of: {expected}",
+                {"value": self.subtype, "condition": self.condition, "hint": did_you_mean(self.subtype, allowed),
+                 "expected": ", ".join(allowed) or "(no subtypes)"},
+            )
+        return self
+
+
+class Symptoms(BaseModel):
+    model_config = CASE_CONFIG
+    pain_pattern: PainPatternId | None = None
+    duration_weeks: float | None = Field(default=None, ge=0, le=5200, description="Weeks since onset.")
+    pain_score: float | None = Field(default=None, ge=0, le=10, description="Numeric rating scale 0-10.")
+    neurogenic_claudication: bool | None = None
+    functional_impairment: bool | None = None
+    progressive_neurological_deficit: bool | None = None
+    cauda_equina_signs: bool | None = None
+
+
+class ConservativeCare(BaseModel):
+    model_config = CASE_CONFIG
+    weeks: float | None = Field(default=None, ge=0, le=5200)
+    failed: bool | None = Field(default=None, description="Tried and did not give enough relief.")
+
+
+class Imaging(BaseModel):
+    model_config = CASE_CONFIG
+    modality: ModalityId | None = None
+    date: IsoDate | None = None
+    concordant: bool | None = Field(default=None, description="Findings match the clinical picture.")
+
+
+class Medication(BaseModel):
+    model_config = CASE_CONFIG
+    name: Annotated[str, BeforeValidator(_medication_name), Field(min_length=1, max_length=100)]
+    last_dose_hours_ago: float | None = Field(default=None, ge=0, le=1_000_000, description="Hours since the last dose.")
+
+
+class Labs(BaseModel):
+    model_config = CASE_CONFIG
+    inr: float | None = Field(default=None, gt=0, le=20)
+    platelets: float | None = Field(default=None, ge=0, le=5000, description="x10^9/L")
+    hba1c: float | None = Field(default=None, ge=0, le=25, description="%")
+    glucose: float | None = Field(default=None, ge=0, le=100, description="mmol/L")
+
+
+class Comorbidities(BaseModel):
+    model_config = CASE_CONFIG
+    active_infection: bool | None = None
+    injection_site_infection: bool | None = None
+    bleeding_disorder: bool | None = None
+    spinal_malignancy: bool | None = None
+    osteoporosis: bool | None = None
+    diabetes: ControlLevelId | None = None
+    heart_failure: ControlLevelId | None = None
+
+
+class PriorInjection(BaseModel):
+    model_config = CASE_CONFIG
+    procedure: ProcedureId | None = None
+    approach: ApproachId | None = None
+    region: RegionId | None = None
+    date: IsoDate | None = None
+    steroid: bool | None = None
+    relief_percent: Percent | None = None
+    relief_weeks: float | None = Field(default=None, ge=0, le=5200)
+
+
+class DiagnosticBlock(BaseModel):
+    model_config = CASE_CONFIG
+    procedure: ProcedureId | None = None
+    region: RegionId | None = None
+    levels: list[Level] | None = Field(default=None, max_length=12)
+    date: IsoDate | None = None
+    relief_percent: Percent | None = None
+
+
+class Exam(BaseModel):
+    model_config = CASE_CONFIG
+    si_provocation_positive: int | None = Field(default=None, ge=0, le=20)
+    si_provocation_tested: int | None = Field(default=None, ge=0, le=20)
+
+    @model_validator(mode="after")
+    def _positive_not_above_tested(self) -> Exam:
+        pos, tested = self.si_provocation_positive, self.si_provocation_tested
+        if pos is not None and tested is not None and pos > tested:
+            raise PydanticCustomError(
+                "exam_count", "si_provocation_positive ({pos}) is more than si_provocation_tested ({tested})",
+                {"pos": pos, "tested": tested},
+            )
+        return self
+
+
+class CrpsCriteria(BaseModel):
+    model_config = CASE_CONFIG
+    symptom_categories: int | None = Field(default=None, ge=0, le=4, description="Budapest symptom categories met (of 4).")
+    sign_categories: int | None = Field(default=None, ge=0, le=4, description="Budapest sign categories met (of 4).")
+    other_diagnosis_excluded: bool | None = None
+
+
+class Case(BaseModel):
+    """A patient case. Omitted or null fields are unknown; an empty list means "none"."""
+
+    model_config = CASE_CONFIG
+    case_id: str | None = Field(default=None, max_length=200)
+    assessment_date: IsoDate | None = Field(default=None, description="Windows are counted back from this date.")
+    age: float | None = Field(default=None, ge=0, le=130)
+    sex: SexId | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    diagnoses: list[Diagnosis] | None = Field(default=None, max_length=20)
+    symptoms: Symptoms | None = None
+    conservative_care: ConservativeCare | None = None
+    imaging: list[Imaging] | None = Field(default=None, max_length=MAX_LIST)
+    medications: list[Medication] | None = Field(default=None, max_length=MAX_LIST)
+    labs: Labs | None = None
+    comorbidities: Comorbidities | None = None
+    allergies: list[AllergyId] | None = Field(default=None, max_length=20)
+    prior_injections: list[PriorInjection] | None = Field(default=None, max_length=MAX_LIST)
+    diagnostic_blocks: list[DiagnosticBlock] | None = Field(default=None, max_length=MAX_LIST)
+    exam: Exam | None = None
+    crps_criteria: CrpsCriteria | None = None
+    policy: str | None = Field(default=None, max_length=50, description="Policy profile id; default clinic.")
+
+    @model_validator(mode="after")
+    def _no_dates_after_assessment(self) -> Case:
+        if self.assessment_date is None:
+            return self
+        for list_name in ("imaging", "prior_injections", "diagnostic_blocks"):
+            for index, item in enumerate(getattr(self, list_name) or ()):
+                if item.date is not None and item.date > self.assessment_date:
+                    raise PydanticCustomError(
+                        "date_after_assessment",
+                        "{field} ({date}) is after assessment_date ({assessed}); history cannot be in the future",
+                        {"field": f"{list_name}[{index}].date", "date": item.date.isoformat(),
+                         "assessed": self.assessment_date.isoformat()},
+                    )
+        return self

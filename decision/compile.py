@@ -1,0 +1,310 @@
+"""Knowledge rules to durable-rules rulesets, one per policy profile, built once per process.
+
+Each knowledge rule becomes up to two engine rules over a single fact: one that fires when its
+condition is met (T) and one that fires when the case leaves it undecided (U), so that an
+unknown answer is reported, never read as "no". Counts over case lists are worked out before the
+engine runs (it matches facts, it does not count) and reach it as `q<n>.min`/`q<n>.max` fields.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from decision.facts import UNKNOWN, Context
+from decision.fields import check_rules, field_catalogue
+from decision.truth import Evaluator
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
+from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
+from knowledge.schema import PolicyParam
+
+MISSING = "?"
+"""How an unknown value is written in an engine fact (never a valid value of any field)."""
+
+Atom = tuple[str, str, Any]
+"""(operator, fact key, value): one comparison the engine makes on a fact."""
+Conj = tuple[Atom, ...]
+Dnf = list[Conj]
+"""A condition as alternatives of conjunctions; [] never holds, [()] always holds."""
+
+SEEN_ACTION = "seen"
+MAX_CONJUNCTIONS = 256
+MAX_ATOMS = 24
+"""durable-rules allows 32 expressions per rule node (ERR_EXPRESSION_LIMIT_EXCEEDED, code 113),
+so every condition is flattened into conjunctions, each registered as its own engine rule."""
+
+_NEGATE = {"lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
+_ruleset_serial = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    entry: RuleEntry
+    action_true: str | None
+    action_unknown: str | None
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    policy_id: str
+    ruleset_name: str
+    ruleset: dict[str, Any]
+    rules: tuple[CompiledRule, ...]
+    counts: tuple[Count, ...]
+    fact_keys: tuple[str, ...]
+    params: dict[str, PolicyParam]
+
+    def param_values(self) -> dict[str, Any]:
+        return {name: p.value for name, p in self.params.items()}
+
+
+def _consistent(atoms: Conj) -> bool:
+    """False when the conjunction can never hold (k = 1 and k = 2; k = ? and k != ?; 3 <= k < 3)."""
+    equal: dict[str, Any] = {}
+    for op, key, value in atoms:
+        if op == "eq":
+            if key in equal and equal[key] != value:
+                return False
+            equal[key] = value
+    for op, key, value in atoms:
+        if key not in equal:
+            continue
+        known = equal[key]
+        if op == "neq" and known == value:
+            return False
+        if op in _NEGATE and (known == MISSING or isinstance(known, (bool, str))):
+            return False
+        if op in _NEGATE and isinstance(known, (int, float)) and isinstance(value, (int, float)):
+            holds = {"lt": known < value, "lte": known <= value, "gt": known > value, "gte": known >= value}[op]
+            if not holds:
+                return False
+    low: dict[str, tuple[float, bool]] = {}
+    high: dict[str, tuple[float, bool]] = {}
+    for op, key, value in atoms:
+        if op in ("gt", "gte") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            bound = (float(value), op == "gt")
+            if key not in low or bound > low[key]:
+                low[key] = bound
+        if op in ("lt", "lte") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            bound = (float(value), op == "lt")
+            if key not in high or (bound[0], not bound[1]) < (high[key][0], not high[key][1]):
+                high[key] = bound
+    for key in low.keys() & high.keys():
+        (lo, lo_strict), (hi, hi_strict) = low[key], high[key]
+        if lo > hi or (lo == hi and (lo_strict or hi_strict)):
+            return False
+    return True
+
+
+def _conj(atoms: list[Atom]) -> Conj:
+    return tuple(sorted(set(atoms), key=repr))
+
+
+def _and(*parts: Dnf) -> Dnf:
+    result: Dnf = [()]
+    for part in parts:
+        result = [_conj([*a, *b]) for a in result for b in part]
+        result = [c for c in dict.fromkeys(result) if _consistent(c)]
+    return _absorb(result)
+
+
+def _or(*parts: Dnf) -> Dnf:
+    return _absorb([c for part in parts for c in part])
+
+
+def _absorb(dnf: Dnf) -> Dnf:
+    """Drop duplicates and any conjunction that a shorter one already covers."""
+    unique = list(dict.fromkeys(dnf))
+    keep: Dnf = []
+    for conj in sorted(unique, key=len):
+        if not any(set(kept) <= set(conj) for kept in keep):
+            keep.append(conj)
+    return keep
+
+
+def _atom_json(atom: Atom) -> dict[str, Any]:
+    op, key, value = atom
+    return {key: value} if op == "eq" else {f"${op}": {key: value}}
+
+
+class _Translator:
+    """T/F/U forms of one condition, under one policy's parameters, as conjunction lists."""
+
+    def __init__(self, params: dict[str, Any], counts: list[Count], keys: set[str]) -> None:
+        self.params = params
+        self.counts = counts
+        self.keys = keys
+
+    def _value(self, value: Any) -> Any:
+        return self.params[value.param] if isinstance(value, ParamRef) else value
+
+    def _known(self, key: str) -> Atom:
+        return ("neq", key, MISSING)
+
+    def leaf(self, node: Compare, want: str) -> Dnf:
+        key = node.field
+        value = self._value(node.value)
+        if node.op == "contains":
+            key = f"{node.field}:{value}"
+            self.keys.add(key)
+            return [(("eq", key, {"T": True, "F": False, "U": MISSING}[want]),)]
+        self.keys.add(key)
+        if want == "U":
+            return [(("eq", key, MISSING),)]
+        op = node.op
+        if want == "F":
+            op = {"eq": "neq", "neq": "eq", "in": "not_in", "not_in": "in"}.get(op, _NEGATE.get(op, op))
+        if op == "eq":
+            return [(("eq", key, value),)]
+        if op == "neq":
+            return [_conj([self._known(key), ("neq", key, value)])]
+        if op == "in":
+            return [(("eq", key, v),) for v in value]
+        if op == "not_in":
+            return [_conj([self._known(key)] + [("neq", key, v) for v in value])]
+        return [_conj([self._known(key), (op, key, value)])]
+
+    def count(self, node: Count, want: str) -> Dnf:
+        if node not in self.counts:
+            self.counts.append(node)
+        index = self.counts.index(node)
+        low, high, span = f"q{index}.min", f"q{index}.max", f"q{index}.span"
+        self.keys.update((low, high, span))
+        n = self._value(node.value)
+        table: dict[str, dict[str, Dnf]] = {
+            "gte": {"T": [(("gte", low, n),)], "F": [(("lt", high, n),)],
+                    "U": [_conj([("lt", low, n), ("gte", high, n)])]},
+            "gt": {"T": [(("gt", low, n),)], "F": [(("lte", high, n),)],
+                   "U": [_conj([("lte", low, n), ("gt", high, n)])]},
+            "lt": {"T": [(("lt", high, n),)], "F": [(("gte", low, n),)],
+                   "U": [_conj([("lt", low, n), ("gte", high, n)])]},
+            "lte": {"T": [(("lte", high, n),)], "F": [(("gt", low, n),)],
+                    "U": [_conj([("lte", low, n), ("gt", high, n)])]},
+            "eq": {"T": [_conj([("eq", low, n), ("eq", high, n)])], "F": [(("gt", low, n),), (("lt", high, n),)],
+                   "U": [_conj([("lte", low, n), ("gte", high, n), ("gt", span, 0)])]},
+        }
+        return table[node.op][want]
+
+    def dnf(self, node: ConditionNode, want: str) -> Dnf:
+        """Conjunctions of engine comparisons, one of which holds exactly when `node` is `want`."""
+        if isinstance(node, Compare):
+            return self.leaf(node, want)
+        if isinstance(node, IsUnknown):
+            self.keys.add(node.field)
+            return {"T": [(("eq", node.field, MISSING),)], "F": [(self._known(node.field),)], "U": []}[want]
+        if isinstance(node, Count):
+            return self.count(node, want)
+        if isinstance(node, NotOf):
+            return self.dnf(node.item, {"T": "F", "F": "T", "U": "U"}[want])
+        assert isinstance(node, (AllOf, AnyOf))
+        items = node.items
+        strong, weak = ("F", "T") if isinstance(node, AllOf) else ("T", "F")
+        if want == weak:  # all: every part true; any: every part false
+            return _and(*[self.dnf(i, weak) for i in items])
+        if want == strong:  # all: some part false; any: some part true
+            return _or(*[self.dnf(i, strong) for i in items])
+        # unknown: no part decides it, and some part is unknown
+        unknowns = [self.dnf(i, "U") for i in items]
+        not_deciding = [_or(self.dnf(i, weak), u) for i, u in zip(items, unknowns, strict=True)]
+        return _and(*not_deciding, _or(*unknowns))
+
+
+def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
+    params = knowledge.params_for(policy_id)
+    values = {name: p.value for name, p in params.items()}
+    counts: list[Count] = []
+    keys: set[str] = set()
+    translator = _Translator(values, counts, keys)
+    ruleset: dict[str, Any] = {}
+    compiled: list[CompiledRule] = []
+    for number, entry in enumerate(knowledge.rules_for(policy_id)):
+        kind = "case" if entry.rule.scope == "case" else "cand"
+        actions: dict[str, str | None] = {}
+        for want in ("T", "U"):
+            alternatives = translator.dnf(entry.rule.when, want)
+            if not alternatives:
+                actions[want] = None
+                continue
+            if len(alternatives) > MAX_CONJUNCTIONS or max(len(c) for c in alternatives) > MAX_ATOMS:
+                raise KnowledgeError([
+                    f"{entry.file}: rule {entry.rule.id}: when: too complex for the rules engine "
+                    f"({len(alternatives)} alternatives); split it into simpler rules"
+                ])
+            action = f"r{number}{want.lower()}"
+            for j, conj in enumerate(alternatives):
+                ruleset[f"{action}_{j}"] = {
+                    "all": [{"m": {"$and": [{"k": kind}, *[_atom_json(a) for a in conj]]}}],
+                    "run": action,
+                }
+            actions[want] = action
+        compiled.append(CompiledRule(entry, actions["T"], actions["U"]))
+    for kind in ("case", "cand"):
+        # Every fact must be handled by some rule, or durable-rules rejects the whole batch; this
+        # also proves each context reached the engine.
+        ruleset[f"seen_{kind}"] = {"all": [{"m": {"k": kind}}], "run": SEEN_ACTION}
+    serial = next(_ruleset_serial)
+    return CompiledPolicy(
+        policy_id=policy_id,
+        ruleset_name=f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}",
+        ruleset=ruleset,
+        rules=tuple(compiled),
+        counts=tuple(counts),
+        fact_keys=tuple(sorted(keys)),
+        params=params,
+    )
+
+
+def compile_knowledge(knowledge: Knowledge) -> dict[str, CompiledPolicy]:
+    """Check every rule against the case model, then compile one ruleset per policy profile."""
+    problems = check_rules(knowledge) + _check_texts(knowledge)
+    if problems:
+        raise KnowledgeError(problems)
+    return {pid: compile_policy(knowledge, pid) for pid in sorted(knowledge.policies)}
+
+
+def _check_texts(knowledge: Knowledge) -> list[str]:
+    """Placeholders such as {mri_max_age_months} in rule texts must name a param of every policy."""
+    import string
+
+    problems: list[str] = []
+    for entry in knowledge.rules:
+        rule = entry.rule
+        for pid in rule.policies or tuple(knowledge.policies):
+            params = knowledge.params_for(pid)
+            for label, text in (("title", rule.title), ("statement", rule.statement), ("then.text", rule.then.text)):
+                try:
+                    names = [name for _, name, _, _ in string.Formatter().parse(text) if name]
+                except ValueError as exc:
+                    problems.append(f"{entry.file}: rule {rule.id}: {label}: {exc}")
+                    continue
+                for name in names:
+                    if name not in params:
+                        problems.append(f"{entry.file}: rule {rule.id}: {label}: {{{name}}} is not a param of policy {pid!r}")
+    return problems
+
+
+def engine_fact(context: Context, policy: CompiledPolicy, evaluator: Evaluator) -> dict[str, Any]:
+    """One engine fact: exactly the keys the policy's rules read, unknowns written as MISSING."""
+    fact: dict[str, Any] = {"k": context.kind, "ctx": context.index}
+    values = context.values
+    for key in policy.fact_keys:
+        if key.startswith("q"):
+            continue
+        path, _, member = key.partition(":")
+        value = values.get(path, UNKNOWN)
+        if value is UNKNOWN:
+            fact[key] = MISSING
+        elif member:
+            fact[key] = member in value
+        else:
+            fact[key] = value
+    for index, node in enumerate(policy.counts):
+        low, high = evaluator.count_range(node)
+        fact[f"q{index}.min"] = low
+        fact[f"q{index}.max"] = high
+        fact[f"q{index}.span"] = high - low
+    return fact
+
+
+__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge", "engine_fact", "field_catalogue"]

@@ -1,0 +1,115 @@
+"""The public entry: `evaluate(case, policy=None) -> Report`.
+
+One evaluator per process, built on first use: the knowledge is loaded, checked and compiled once,
+and every evaluation reuses the registered rulesets (per-case ruleset work would dominate the cost).
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from decision.case import Case
+from decision.compile import CompiledPolicy, compile_knowledge, engine_fact
+from decision.engine import RulesEngine
+from decision.facts import build_contexts
+from decision.report import Report
+from decision.truth import Evaluator
+from decision.verdict import VerdictBuilder
+from knowledge.loader import Knowledge, did_you_mean, load_knowledge
+
+
+def engine_version() -> str:
+    try:
+        return version("spine-cds")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class InvalidCase(ValueError):
+    """The case (or the policy asked for) is not valid input; `problems` name each field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid case:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """Pydantic errors as "field: what was expected (got ...)" lines a clinician can act on."""
+    lines = []
+    for err in error.errors(include_url=False):
+        path = ".".join(str(p) for p in err["loc"]) or "(case)"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field (not part of the case format)"
+        elif err["type"] not in ("unknown_id", "unknown_subtype", "date_after_assessment", "exam_count"):
+            got = repr(err.get("input"))
+            message = f"{message} (got {got[:80]})"
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def parse_case(case: Case | dict[str, Any]) -> Case:
+    if isinstance(case, Case):
+        return case
+    if not isinstance(case, dict):
+        raise InvalidCase([f"(case): expected a JSON object, got {type(case).__name__}"])
+    try:
+        return Case.model_validate(case)
+    except ValidationError as exc:
+        raise InvalidCase(validation_problems(exc)) from None
+
+
+class CaseEvaluator:
+    """Knowledge compiled into rulesets, and the engine that runs them. Safe to share across threads."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.policies: dict[str, CompiledPolicy] = compile_knowledge(knowledge)
+        self.engine = RulesEngine(self.policies)
+        self.version = engine_version()
+        self._builders = {pid: VerdictBuilder(knowledge, p, self.version) for pid, p in self.policies.items()}
+
+    def policy_id(self, case: Case, policy: str | None) -> str:
+        chosen = policy or case.policy or self.knowledge.manifest.default_policy
+        if chosen not in self.policies:
+            raise InvalidCase([
+                f"policy: unknown policy {chosen!r}{did_you_mean(chosen, self.policies)}; "
+                f"expected one of: {', '.join(sorted(self.policies))}"
+            ])
+        return chosen
+
+    def evaluate(self, case: Case | dict[str, Any], policy: str | None = None) -> Report:
+        valid = parse_case(case)
+        policy_id = self.policy_id(valid, policy)
+        compiled = self.policies[policy_id]
+        params = compiled.param_values()
+        contexts = build_contexts(valid, self.knowledge)
+        evaluators = [Evaluator(context, params) for context in contexts]
+        facts = [engine_fact(c, compiled, e) for c, e in zip(contexts, evaluators, strict=True)]
+        firings = self.engine.fire(policy_id, facts)
+        return self._builders[policy_id].build(valid.case_id, contexts, firings, evaluators)
+
+
+_default: CaseEvaluator | None = None
+_default_lock = threading.Lock()
+
+
+def default_evaluator(root: Path | None = None) -> CaseEvaluator:
+    """The process-wide evaluator over the shipped knowledge (built once)."""
+    global _default
+    if root is not None:
+        return CaseEvaluator(load_knowledge(root))
+    with _default_lock:
+        if _default is None:
+            _default = CaseEvaluator(load_knowledge())
+        return _default
+
+
+def evaluate(case: Case | dict[str, Any], policy: str | None = None) -> Report:
+    """Evaluate one case with the shipped knowledge. Raises InvalidCase for bad input."""
+    return default_evaluator().evaluate(case, policy)

@@ -1,0 +1,160 @@
+"""From a validated case to the contexts the rules are weighed in.
+
+A rule is weighed once for the whole case (red flags) and once for every candidate: a pairing of
+one diagnosis with one procedure option from the knowledge catalogue. Each context holds every
+field a rule may read, with unknown made explicit, because a rules engine reads an absent field
+as "false" and that would turn "not asked" into "no".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from decision.case import Case, Diagnosis
+from decision.fields import field_catalogue
+from knowledge.loader import Knowledge
+from knowledge.schema import ProcedureOption
+
+
+class _Unknown:
+    """The one marker for an unknown value (a null in the case)."""
+
+    _instance: _Unknown | None = None
+
+    def __new__(cls) -> _Unknown:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+NO_APPROACH = "none"
+"""A procedure that has no named approaches (a facet joint injection): known, not unknown."""
+
+
+@dataclass(frozen=True)
+class CandidateKey:
+    procedure: str
+    approach: str | None
+    region: str | None
+
+    def label(self) -> str:
+        return "/".join(part or "-" for part in (self.procedure, self.approach, self.region))
+
+
+@dataclass
+class Context:
+    """Everything a rule can read for one weighing. `index` 0 is the whole-case context."""
+
+    index: int
+    kind: str  # "case" or "cand"
+    values: dict[str, Any]
+    lists: dict[str, list[dict[str, Any]] | None]
+    assessment_date: dt.date | None
+    option: ProcedureOption | None = None
+    diagnosis: Diagnosis | None = None
+    diagnosis_index: int | None = None
+    key: CandidateKey | None = None
+    levels: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _or_unknown(value: Any) -> Any:
+    return UNKNOWN if value is None else value
+
+
+def _case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]] | None]]:
+    catalogue = field_catalogue()
+    values: dict[str, Any] = {}
+    for path, spec in catalogue.scalars.items():
+        if path.startswith(("candidate.", "diagnosis.")):
+            continue
+        head, _, tail = path.partition(".")
+        obj: Any = getattr(case, head)
+        if tail:
+            obj = None if obj is None else getattr(obj, tail)
+        if spec.kind == "enum_list":
+            values[path] = UNKNOWN if obj is None else tuple(obj)
+        else:
+            values[path] = _or_unknown(obj)
+    for group in catalogue.groups:
+        values[group] = UNKNOWN if getattr(case, group) is None else "known"
+    lists: dict[str, list[dict[str, Any]] | None] = {}
+    for name in catalogue.lists:
+        items = getattr(case, name)
+        lists[name] = None if items is None else [item.model_dump() for item in items]
+        values[name] = UNKNOWN if items is None else "known"
+    return values, lists
+
+
+def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowledge) -> list[dict[str, Any]] | None:
+    """Brand names to generic names, and the drug class, from the vocabulary."""
+    if items is None:
+        return None
+    aliases: dict[str, str] = {}
+    for name, term in knowledge.vocabulary.medications.items():
+        aliases[name] = name
+        for alias in term.aliases:
+            aliases[alias] = name
+    out = []
+    for item in items:
+        generic = aliases.get(item["name"])
+        term = knowledge.vocabulary.medications.get(generic) if generic else None
+        out.append({
+            **item,
+            "name": generic or item["name"],
+            "drug_class": term.drug_class if term else None,
+            "recognised": term is not None,
+        })
+    return out
+
+
+def options_for(diagnosis: Diagnosis, knowledge: Knowledge) -> list[ProcedureOption]:
+    """The catalogue options weighed for one diagnosis: those considered for its region (all if unknown)."""
+    if diagnosis.region is None:
+        return list(knowledge.options)
+    return [opt for opt in knowledge.options if diagnosis.region in opt.considered_for]
+
+
+def _candidate_values(option: ProcedureOption, diagnosis: Diagnosis) -> tuple[dict[str, Any], CandidateKey]:
+    region = option.target_region or diagnosis.region
+    if region is None:
+        risk: Any = UNKNOWN if option.bleeding_risk.by_region else option.bleeding_risk.default
+    else:
+        risk = option.bleeding_risk.by_region.get(region, option.bleeding_risk.default)
+    values = {
+        "candidate.procedure": option.procedure,
+        "candidate.approach": option.approach or NO_APPROACH,
+        "candidate.region": _or_unknown(region),
+        "candidate.bleeding_risk": risk,
+        "candidate.uses_steroid": option.uses_steroid,
+        "candidate.uses_local_anaesthetic": option.uses_local_anaesthetic,
+        "candidate.uses_contrast": option.uses_contrast,
+        "diagnosis.condition": _or_unknown(diagnosis.condition),
+        "diagnosis.region": _or_unknown(diagnosis.region),
+        "diagnosis.subtype": _or_unknown(diagnosis.subtype),
+        "diagnosis.side": _or_unknown(diagnosis.side),
+        "diagnosis.level_count": UNKNOWN if diagnosis.levels is None else len(diagnosis.levels),
+    }
+    return values, CandidateKey(option.procedure, option.approach, region)
+
+
+def build_contexts(case: Case, knowledge: Knowledge) -> list[Context]:
+    """The whole-case context first, then one per (diagnosis, option) pair, in a stable order."""
+    values, lists = _case_values(case)
+    lists["medications"] = _canonical_medications(lists["medications"], knowledge)
+    contexts = [Context(0, "case", values, lists, case.assessment_date)]
+    for d_index, diagnosis in enumerate(case.diagnoses or ()):
+        for option in options_for(diagnosis, knowledge):
+            cand_values, key = _candidate_values(option, diagnosis)
+            contexts.append(Context(
+                index=len(contexts), kind="cand", values={**values, **cand_values}, lists=lists,
+                assessment_date=case.assessment_date, option=option, diagnosis=diagnosis,
+                diagnosis_index=d_index, key=key,
+                levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
+            ))
+    return contexts

@@ -1,0 +1,248 @@
+"""The fields a rule may read, declared once: read off the pydantic case model.
+
+A rule's `field:` is checked here against the case model (and the candidate and diagnosis a rule
+is weighed for), its operator against the field's type, and its values against the vocabulary,
+so that a typo in the knowledge is an error at load time, never a rule that silently never fires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from decision.case import Case, Diagnosis
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
+from knowledge.loader import Knowledge, did_you_mean
+from knowledge.schema import Vocabulary
+
+FieldKind = Literal["bool", "number", "enum", "enum_list", "date", "text"]
+
+OPS_BY_KIND: dict[FieldKind, tuple[str, ...]] = {
+    "bool": ("eq", "neq"),
+    "number": ("eq", "neq", "lt", "lte", "gt", "gte"),
+    "enum": ("eq", "neq", "in", "not_in", "same_as"),
+    "enum_list": ("contains",),
+    "date": ("within_months",),
+    "text": ("eq", "neq", "in", "not_in"),
+}
+CONTEXT_PREFIXES = ("candidate.", "diagnosis.")
+NOT_RULE_FIELDS = {"case_id", "policy", "assessment_date"}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    path: str
+    kind: FieldKind
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    path: str
+    items: dict[str, FieldSpec]
+
+
+@dataclass(frozen=True)
+class FieldCatalogue:
+    """Scalar fields of the case and context, lists with their item fields, and unknowable paths."""
+
+    scalars: dict[str, FieldSpec]
+    lists: dict[str, ListSpec]
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    def unknowable(self) -> set[str]:
+        """Paths `is_unknown` may test: scalars, lists and whole sub-objects such as `labs`."""
+        return set(self.scalars) | set(self.lists) | set(self.groups)
+
+
+def _spec_from_schema(path: str, prop: dict[str, Any]) -> FieldSpec | None:
+    options = prop.get("anyOf", [prop])
+    for option in options:
+        if option.get("type") == "null":
+            continue
+        if "enum" in option:
+            return FieldSpec(path, "enum", tuple(option["enum"]))
+        kind = option.get("type")
+        if kind == "boolean":
+            return FieldSpec(path, "bool")
+        if kind in ("number", "integer"):
+            return FieldSpec(path, "number")
+        if kind == "string" and option.get("format") == "date":
+            return FieldSpec(path, "date")
+        if kind == "string":
+            return FieldSpec(path, "text")
+        if kind == "array" and "enum" in option.get("items", {}):
+            return FieldSpec(path, "enum_list", tuple(option["items"]["enum"]))
+    return None
+
+
+def _ref(prop: dict[str, Any]) -> tuple[str | None, bool]:
+    for option in prop.get("anyOf", [prop]):
+        if "$ref" in option:
+            return option["$ref"].rsplit("/", 1)[-1], False
+        if option.get("type") == "array" and "$ref" in option.get("items", {}):
+            return option["items"]["$ref"].rsplit("/", 1)[-1], True
+    return None, False
+
+
+def _model_fields(schema: dict[str, Any], name: str, defs: dict[str, Any]) -> dict[str, FieldSpec]:
+    props = defs[name]["properties"] if name in defs else schema["properties"]
+    out: dict[str, FieldSpec] = {}
+    for key, prop in props.items():
+        spec = _spec_from_schema(key, prop)
+        if spec is not None:
+            out[key] = spec
+    return out
+
+
+@cache
+def field_catalogue() -> FieldCatalogue:
+    """Built from the case model's JSON schema, so the case model is the one declaration."""
+    from decision.case import vocabulary
+
+    vocab = vocabulary()
+    schema = Case.model_json_schema()
+    defs = schema.get("$defs", {})
+    scalars: dict[str, FieldSpec] = {}
+    lists: dict[str, ListSpec] = {}
+    groups: set[str] = set()
+    for key, prop in schema["properties"].items():
+        if key in NOT_RULE_FIELDS:
+            continue
+        ref, is_list = _ref(prop)
+        if ref is None:
+            spec = _spec_from_schema(key, prop)
+            if spec is not None:
+                scalars[key] = spec
+        elif is_list:
+            items = _model_fields(schema, ref, defs)
+            lists[key] = ListSpec(key, items)
+        else:
+            groups.add(key)
+            for sub, spec in _model_fields(schema, ref, defs).items():
+                scalars[f"{key}.{sub}"] = FieldSpec(f"{key}.{sub}", spec.kind, spec.choices)
+    meds = lists["medications"].items
+    meds["name"] = FieldSpec("name", "text", tuple(sorted(vocab.medications)))
+    meds["drug_class"] = FieldSpec("drug_class", "enum", tuple(sorted(vocab.drug_classes)))
+    meds["recognised"] = FieldSpec("recognised", "bool")
+    for sub, spec in _model_fields(Diagnosis.model_json_schema(), "Diagnosis", {}).items():
+        if spec.kind != "enum_list" and sub != "levels":
+            scalars[f"diagnosis.{sub}"] = FieldSpec(f"diagnosis.{sub}", spec.kind, spec.choices)
+    scalars["diagnosis.subtype"] = FieldSpec(
+        "diagnosis.subtype", "enum", tuple(sorted({s for subs in vocab.subtypes.values() for s in subs}))
+    )
+    scalars["diagnosis.level_count"] = FieldSpec("diagnosis.level_count", "number")
+    for path, spec in _candidate_fields(vocab).items():
+        scalars[path] = spec
+    return FieldCatalogue(scalars=scalars, lists=lists, groups=frozenset(groups))
+
+
+def _candidate_fields(vocab: Vocabulary) -> dict[str, FieldSpec]:
+    """What a rule may know about the candidate it is weighed for (from procedures.yaml)."""
+    return {
+        "candidate.procedure": FieldSpec("candidate.procedure", "enum", tuple(sorted(vocab.procedures))),
+        "candidate.approach": FieldSpec("candidate.approach", "enum", tuple(sorted(vocab.approaches))),
+        "candidate.region": FieldSpec("candidate.region", "enum", tuple(sorted(vocab.regions))),
+        "candidate.bleeding_risk": FieldSpec("candidate.bleeding_risk", "enum", tuple(sorted(vocab.bleeding_risks))),
+        "candidate.uses_steroid": FieldSpec("candidate.uses_steroid", "bool"),
+        "candidate.uses_local_anaesthetic": FieldSpec("candidate.uses_local_anaesthetic", "bool"),
+        "candidate.uses_contrast": FieldSpec("candidate.uses_contrast", "bool"),
+    }
+
+
+def _check_values(spec: FieldSpec, node: Compare, where: str, params: dict[str, Any], problems: list[str]) -> None:
+    raw = node.value
+    if isinstance(raw, ParamRef):
+        value = params.get(raw.param)
+        if value is None:
+            return  # a missing param is reported by the knowledge loader
+        if spec.kind in ("number", "date") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append(f"{where}: param {raw.param!r} must be a number for field {spec.path}")
+        return
+    values = raw if isinstance(raw, tuple) else (raw,)
+    if node.op in ("in", "not_in") and not isinstance(raw, tuple):
+        problems.append(f"{where}: `{node.op}` takes a list of values")
+    if node.op not in ("in", "not_in") and isinstance(raw, tuple):
+        problems.append(f"{where}: `{node.op}` takes one value, not a list")
+    for value in values:
+        if spec.kind == "bool" and not isinstance(value, bool):
+            problems.append(f"{where}: field {spec.path} is true/false, got {value!r}")
+        elif spec.kind == "number" and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            problems.append(f"{where}: field {spec.path} is a number, got {value!r}")
+        elif spec.kind in ("enum", "enum_list", "text") and spec.choices and value not in spec.choices:
+            problems.append(
+                f"{where}: {value!r} is not a valid value of {spec.path}{did_you_mean(str(value), spec.choices)}"
+            )
+
+
+def _check_node(
+    node: ConditionNode, where: str, fields: dict[str, FieldSpec], unknowable: set[str], catalogue: FieldCatalogue,
+    params: dict[str, Any], problems: list[str], in_item: bool, scope: str,
+) -> None:
+    if isinstance(node, (AllOf, AnyOf)):
+        for i, child in enumerate(node.items):
+            _check_node(child, f"{where}.{node.kind}[{i}]", fields, unknowable, catalogue, params, problems, in_item, scope)
+    elif isinstance(node, NotOf):
+        _check_node(node.item, f"{where}.not", fields, unknowable, catalogue, params, problems, in_item, scope)
+    elif isinstance(node, IsUnknown):
+        if node.field not in unknowable:
+            problems.append(f"{where}: unknown field {node.field!r}{did_you_mean(node.field, unknowable)}")
+    elif isinstance(node, Count):
+        if in_item:
+            problems.append(f"{where}: count/exists/none cannot be nested inside a list filter")
+            return
+        if node.list not in catalogue.lists:
+            problems.append(f"{where}: unknown list {node.list!r}{did_you_mean(node.list, catalogue.lists)}")
+            return
+        items = catalogue.lists[node.list].items
+        if node.where is not None:
+            _check_node(node.where, f"{where}.where", items, set(items), catalogue, params, problems, True, scope)
+    elif isinstance(node, Compare):
+        spec = fields.get(node.field)
+        if spec is None:
+            problems.append(f"{where}: unknown field {node.field!r}{did_you_mean(node.field, fields)}")
+            return
+        if scope == "case" and node.field.startswith(CONTEXT_PREFIXES):
+            problems.append(f"{where}: a case-scope rule cannot read {node.field} (it has no candidate)")
+        if node.op not in OPS_BY_KIND[spec.kind]:
+            problems.append(
+                f"{where}: operator {node.op!r} does not apply to {spec.kind} field {node.field}; "
+                f"use one of {', '.join(OPS_BY_KIND[spec.kind])}"
+            )
+            return
+        if node.op in ("within_months", "same_as") and not in_item:
+            problems.append(f"{where}: `{node.op}` is only for fields of list items (inside count/exists/none)")
+            return
+        if node.op == "same_as":
+            target = catalogue.scalars.get(str(node.value))
+            if target is None or not str(node.value).startswith(CONTEXT_PREFIXES):
+                problems.append(
+                    f"{where}: same_as needs a candidate or diagnosis field, got {node.value!r}"
+                    f"{did_you_mean(str(node.value), [p for p in catalogue.scalars if p.startswith(CONTEXT_PREFIXES)])}"
+                )
+            return
+        _check_values(spec, node, where, params, problems)
+
+
+def check_rules(knowledge: Knowledge) -> list[str]:
+    """Every rule's fields, operators and values, against the case model and the vocabulary."""
+    catalogue = field_catalogue()
+    problems: list[str] = []
+    unknowable = catalogue.unknowable()
+    for entry in knowledge.rules:
+        rule = entry.rule
+        where = f"{entry.file}: rule {rule.id}: when"
+        policies = rule.policies or tuple(knowledge.policies)
+        for pid in policies:
+            params = {name: p.value for name, p in knowledge.params_for(pid).items()}
+            before = len(problems)
+            _check_node(rule.when, where, catalogue.scalars, unknowable, catalogue, params, problems, False, rule.scope)
+            if len(problems) > before:
+                break
+        for path in rule.then.require:
+            if path not in unknowable:
+                problems.append(
+                    f"{entry.file}: rule {rule.id}: then.require: unknown field {path!r}{did_you_mean(path, unknowable)}"
+                )
+    return problems

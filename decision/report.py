@@ -1,0 +1,89 @@
+"""The report: what spine-cds answers for a case, every statement traced to a rule and a source.
+
+Output models are frozen and ordered deterministically so that the same case and knowledge give
+byte-identical JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_CONFIG = ConfigDict(extra="forbid", frozen=True)
+
+Status = Literal[
+    "indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated", "not_indicated"
+]
+STATUS_ORDER: tuple[Status, ...] = (
+    "indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated", "not_indicated"
+)
+"""Best to worst. A candidate's status is the worst that any applicable rule gives it."""
+
+ReasonKind = Literal["indication", "restriction", "red_flag", "guidance", "warning", "unknown", "not_met"]
+
+
+def status_rank(status: Status) -> int:
+    return STATUS_ORDER.index(status)
+
+
+class Reason(BaseModel):
+    """Why a candidate has its status: one rule, in words, with its sources."""
+
+    model_config = REPORT_CONFIG
+    rule_id: str
+    kind: ReasonKind = Field(description="indication/restriction/... fired; unknown: the rule could not be decided; not_met: an indication that did not apply (why not).")
+    status: Status | None = Field(default=None, description="The status this rule pushes the candidate to, if any.")
+    text: str
+    sources: list[str] = Field(description="source_id#section references.")
+    missing: list[str] = Field(default_factory=list, description="Case fields whose answer would decide the rule.")
+    recheck: bool = Field(default=False, description="Rests on a recalled figure, to re-check against the source.")
+
+
+class ReportCandidate(BaseModel):
+    model_config = REPORT_CONFIG
+    procedure: str
+    approach: str | None
+    region: str | None
+    levels: list[str]
+    bleeding_risk: str | None
+    guidance: list[str] = Field(description="Image guidance, preferred first.")
+    status: Status
+    reasons: list[Reason]
+
+
+class Finding(BaseModel):
+    """A contraindication, warning or red flag, with the candidates it concerns."""
+
+    model_config = REPORT_CONFIG
+    rule_id: str
+    text: str
+    sources: list[str]
+    severity: Literal["absolute", "relative"] | None = None
+    candidates: list[str] = Field(default_factory=list, description="procedure/approach/region keys; empty for the whole case.")
+    recheck: bool = False
+
+
+class MissingInformation(BaseModel):
+    model_config = REPORT_CONFIG
+    field: str = Field(description="Dotted case path whose answer is needed.")
+    why: str
+    rule_id: str
+
+
+class Report(BaseModel):
+    model_config = REPORT_CONFIG
+    case_id: str | None
+    knowledge_version: str
+    knowledge_hash: str
+    policy: str
+    policy_title: str
+    engine_version: str
+    candidates: list[ReportCandidate]
+    contraindications: list[Finding]
+    warnings: list[Finding]
+    missing_information: list[MissingInformation]
+    fired_rules: list[str]
+    red_flags: list[Finding]
+    no_guideline_applies: bool
+    no_guideline_reason: str | None = None

@@ -1,0 +1,205 @@
+"""Three-valued evaluation of the condition language in plain Python.
+
+It serves three purposes: counting list items for `count`/`exists`/`none` (the rules engine
+matches single facts and cannot count), naming the unknown fields that leave a rule undecided, and
+acting as a reference evaluator that tests compare with the durable-rules engine, so a compile
+bug or an identifier hash collision in the engine shows up as a disagreement.
+
+Kleene logic: `all` is false if any part is false, true if all are true, else unknown; `any` is
+the mirror; `not` swaps true and false and keeps unknown.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from decision.facts import UNKNOWN, Context
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
+
+Truth = Literal["T", "F", "U"]
+UNBOUNDED = 1_000_000_000
+"""Stands for "no upper bound" in an item count over a list that was never asked."""
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same calendar day `months` earlier, clamped to the month's end (31 Aug - 6 months = 28 Feb)."""
+    years, month0 = divmod(day.month - 1 - months, 12)
+    year = day.year + years
+    month = month0 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def resolve(value: Any, params: Mapping[str, Any]) -> Any:
+    return params[value.param] if isinstance(value, ParamRef) else value
+
+
+def _compare(op: str, actual: Any, expected: Any) -> bool:
+    if op == "eq":
+        return bool(actual == expected)
+    if op == "neq":
+        return bool(actual != expected)
+    if op == "lt":
+        return bool(actual < expected)
+    if op == "lte":
+        return bool(actual <= expected)
+    if op == "gt":
+        return bool(actual > expected)
+    if op == "gte":
+        return bool(actual >= expected)
+    if op == "in":
+        return actual in expected
+    if op == "not_in":
+        return actual not in expected
+    if op == "contains":
+        return expected in actual
+    raise ValueError(f"operator {op} is not a plain comparison")
+
+
+def _combine_all(results: list[Truth]) -> Truth:
+    if "F" in results:
+        return "F"
+    return "U" if "U" in results else "T"
+
+
+def _combine_any(results: list[Truth]) -> Truth:
+    if "T" in results:
+        return "T"
+    return "U" if "U" in results else "F"
+
+
+def _count_truth(op: str, low: int, high: int, n: Any) -> Truth:
+    """Whether "count op n" holds, knowing only that the count lies in [low, high]."""
+    def holds(k: int) -> bool:
+        return _compare(op, k, n)
+
+    if low == high:
+        return "T" if holds(low) else "F"
+    if op in ("gte", "gt"):
+        return "T" if holds(low) else ("F" if not holds(high) else "U")
+    if op in ("lt", "lte"):
+        return "T" if holds(high) else ("F" if not holds(low) else "U")
+    # eq: true only when the count is known and equal; false when n lies outside the range
+    return "F" if not (low <= n <= high) else "U"
+
+
+class Evaluator:
+    """Evaluates conditions in one context under one policy's parameters."""
+
+    def __init__(self, context: Context, params: Mapping[str, Any]) -> None:
+        self.context = context
+        self.params = params
+
+    # -- items of a case list -------------------------------------------------------------
+    def item(self, node: ConditionNode, item: Mapping[str, Any]) -> Truth:
+        if isinstance(node, AllOf):
+            return _combine_all([self.item(child, item) for child in node.items])
+        if isinstance(node, AnyOf):
+            return _combine_any([self.item(child, item) for child in node.items])
+        if isinstance(node, NotOf):
+            inner = self.item(node.item, item)
+            return {"T": "F", "F": "T", "U": "U"}[inner]  # type: ignore[return-value]
+        if isinstance(node, IsUnknown):
+            return "T" if item.get(node.field) is None else "F"
+        assert isinstance(node, Compare)
+        actual = item.get(node.field)
+        if actual is None:
+            return "U"
+        if node.op == "within_months":
+            when = self.context.assessment_date
+            if when is None:
+                return "U"
+            start = months_before(when, int(resolve(node.value, self.params)))
+            return "T" if start <= actual <= when else "F"
+        if node.op == "same_as":
+            target = self.context.values.get(str(node.value), UNKNOWN)
+            if target is UNKNOWN:
+                return "U"
+            return "T" if actual == target else "F"
+        return "T" if _compare(node.op, actual, resolve(node.value, self.params)) else "F"
+
+    def count_range(self, node: Count) -> tuple[int, int]:
+        """How many items surely match, and how many might (unknown fields counted as may-match)."""
+        items = self.context.lists.get(node.list)
+        if items is None:
+            return 0, UNBOUNDED
+        low = high = 0
+        for item in items:
+            result = "T" if node.where is None else self.item(node.where, item)
+            if result == "T":
+                low += 1
+                high += 1
+            elif result == "U":
+                high += 1
+        return low, high
+
+    # -- the whole condition -----------------------------------------------------------------
+    def truth(self, node: ConditionNode) -> Truth:
+        if isinstance(node, AllOf):
+            return _combine_all([self.truth(child) for child in node.items])
+        if isinstance(node, AnyOf):
+            return _combine_any([self.truth(child) for child in node.items])
+        if isinstance(node, NotOf):
+            inner = self.truth(node.item)
+            return {"T": "F", "F": "T", "U": "U"}[inner]  # type: ignore[return-value]
+        if isinstance(node, IsUnknown):
+            return "T" if self.context.values.get(node.field, UNKNOWN) is UNKNOWN else "F"
+        if isinstance(node, Count):
+            low, high = self.count_range(node)
+            return _count_truth(node.op, low, high, resolve(node.value, self.params))
+        assert isinstance(node, Compare)
+        actual = self.context.values.get(node.field, UNKNOWN)
+        if actual is UNKNOWN:
+            return "U"
+        return "T" if _compare(node.op, actual, resolve(node.value, self.params)) else "F"
+
+    # -- explanations ------------------------------------------------------------------------
+    def unknown_fields(self, node: ConditionNode) -> list[str]:
+        """The case fields whose answers would decide an unknown condition."""
+        if self.truth(node) != "U":
+            return []
+        if isinstance(node, (AllOf, AnyOf)):
+            return [f for child in node.items for f in self.unknown_fields(child)]
+        if isinstance(node, NotOf):
+            return self.unknown_fields(node.item)
+        if isinstance(node, Count):
+            items = self.context.lists.get(node.list)
+            if items is None:
+                return [node.list]
+            found: list[str] = []
+            for item in items:
+                if node.where is not None and self.item(node.where, item) == "U":
+                    found.extend(self._unknown_item_fields(node.list, node.where, item))
+            return found
+        assert isinstance(node, Compare)
+        return [node.field]
+
+    def _unknown_item_fields(self, list_name: str, node: ConditionNode, item: Mapping[str, Any]) -> list[str]:
+        if self.item(node, item) != "U":
+            return []
+        if isinstance(node, (AllOf, AnyOf)):
+            return [f for child in node.items for f in self._unknown_item_fields(list_name, child, item)]
+        if isinstance(node, NotOf):
+            return self._unknown_item_fields(list_name, node.item, item)
+        assert isinstance(node, Compare)
+        if item.get(node.field) is None:
+            return [f"{list_name}.{node.field}"]
+        if node.op == "same_as":
+            return [str(node.value).replace("candidate.", "diagnoses.")]
+        return ["assessment_date"]
+
+    def unmet(self, node: ConditionNode) -> list[ConditionNode]:
+        """The parts of a false condition that made it false (for "why not")."""
+        if self.truth(node) != "F":
+            return []
+        if isinstance(node, AllOf):
+            return [n for child in node.items for n in self.unmet(child)]
+        if isinstance(node, AnyOf):
+            return [node]
+        return [node]
+
+
+def dedupe(paths: list[str]) -> list[str]:
+    return sorted(set(paths))

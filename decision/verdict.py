@@ -1,0 +1,339 @@
+"""From the rules that fired to the report: statuses, guidance, reasons, findings.
+
+Statuses are computed here from everything that fired, never from firing order: a candidate
+starts from its indication (met: indicated; undecided: needs information; none: not indicated)
+and then takes the worst status that any restricting rule gives it. A rule left undecided by an
+unknown answer makes the candidate at best "needs information" and names the missing fields.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from decision.compile import CompiledPolicy, CompiledRule
+from decision.facts import Context
+from decision.report import (
+    Finding,
+    MissingInformation,
+    Reason,
+    ReasonKind,
+    Report,
+    ReportCandidate,
+    Status,
+    status_rank,
+)
+from decision.truth import Evaluator, dedupe
+from knowledge.conditions import AllOf, Compare, ConditionNode
+from knowledge.loader import Knowledge
+from knowledge.schema import Rule
+
+_KIND_ORDER: dict[str, int] = {
+    "red_flag": 0, "restriction": 1, "unknown": 2, "indication": 3, "warning": 4, "guidance": 5, "not_met": 6
+}
+
+
+def worst(a: Status, b: Status) -> Status:
+    return a if status_rank(a) >= status_rank(b) else b
+
+
+class _Params(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _format_number(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass
+class RuleText:
+    """A rule's words and sources as the active policy fills them in."""
+
+    title: str
+    text: str
+    statement: str
+    sources: list[str]
+    recheck: bool
+
+
+def rule_text(rule: Rule, policy: CompiledPolicy) -> RuleText:
+    values = _Params({name: _format_number(p.value) for name, p in policy.params.items()})
+    used = {
+        name
+        for text in (rule.title, rule.statement, rule.then.text)
+        for _, name, _, _ in string.Formatter().parse(text)
+        if name
+    } | _params_in(rule.when)
+    sources = list(rule.sources) + [policy.params[name].source for name in sorted(used) if name in policy.params]
+    return RuleText(
+        title=rule.title.format_map(values),
+        text=rule.then.text.format_map(values),
+        statement=" ".join(rule.statement.format_map(values).split()),
+        sources=list(dict.fromkeys(sources)),
+        recheck=rule.recheck or any(policy.params[n].recheck for n in used if n in policy.params),
+    )
+
+
+def _params_in(node: ConditionNode) -> set[str]:
+    from knowledge.conditions import ParamRef, walk
+
+    found: set[str] = set()
+    for part in walk(node):
+        value = getattr(part, "value", None)
+        if isinstance(value, ParamRef):
+            found.add(value.param)
+    return found
+
+
+def _effect_kind(rule: Rule) -> ReasonKind:
+    then = rule.then
+    if then.red_flag:
+        return "red_flag"
+    if then.indicate:
+        return "indication"
+    if then.status:
+        return "restriction"
+    if then.guidance:
+        return "guidance"
+    return "warning"
+
+
+def targets_procedure(node: ConditionNode, procedure: str) -> bool:
+    """Whether an indication rule can speak of this procedure (for "why not" lists)."""
+    parts = node.items if isinstance(node, AllOf) else (node,)
+    for part in parts:
+        if isinstance(part, Compare) and part.field == "candidate.procedure":
+            allowed = part.value if isinstance(part.value, tuple) else (part.value,)
+            if part.op == "eq" and part.value != procedure:
+                return False
+            if part.op == "in" and procedure not in allowed:
+                return False
+    return True
+
+
+def describe(node: ConditionNode) -> str:
+    """A short plain rendering of a condition part, for "not met" explanations."""
+    if isinstance(node, Compare):
+        value = node.value
+        shown = getattr(value, "param", None) or (", ".join(map(str, value)) if isinstance(value, tuple) else value)
+        words = {"eq": "is", "neq": "is not", "in": "is one of", "not_in": "is not one of", "lt": "<", "lte": "<=",
+                 "gt": ">", "gte": ">=", "contains": "includes"}
+        return f"{node.field} {words.get(node.op, node.op)} {shown}"
+    return node.kind + " condition"
+
+
+@dataclass
+class _Outcome:
+    """What happened to one candidate context."""
+
+    context: Context
+    status: Status
+    reasons: list[Reason]
+    guidance: list[str]
+    relevant: bool  # weighed for real: an indication was met or undecided
+    missing: list[tuple[str, CompiledRule]] = field(default_factory=list)
+
+
+class VerdictBuilder:
+    def __init__(self, knowledge: Knowledge, policy: CompiledPolicy, engine_version: str) -> None:
+        self.knowledge = knowledge
+        self.policy = policy
+        self.engine_version = engine_version
+        self.params = policy.param_values()
+        self.by_action: dict[str, tuple[CompiledRule, str]] = {}
+        for compiled in policy.rules:
+            if compiled.action_true:
+                self.by_action[compiled.action_true] = (compiled, "T")
+            if compiled.action_unknown:
+                self.by_action[compiled.action_unknown] = (compiled, "U")
+        self.texts = {c.entry.rule.id: rule_text(c.entry.rule, policy) for c in policy.rules}
+
+    def _reason(self, rule: Rule, kind: ReasonKind, status: Status | None, missing: list[str] | None = None,
+                text: str | None = None) -> Reason:
+        words = self.texts[rule.id]
+        return Reason(rule_id=rule.id, kind=kind, status=status, text=text or words.text, sources=words.sources,
+                      missing=missing or [], recheck=words.recheck)
+
+    def _outcome(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
+        indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
+        indication_unknown = [c for c, t in fired if t == "U" and c.entry.rule.then.indicate]
+        reasons: list[Reason] = []
+        missing: list[tuple[str, CompiledRule]] = []
+        status: Status
+        if indication_true:
+            status = "indicated"
+        elif indication_unknown:
+            status = "needs_information"
+        else:
+            status = "not_indicated"
+        relevant = status != "not_indicated"
+        guidance_rules: list[Rule] = []
+        for compiled, truth in sorted(fired, key=lambda f: (f[0].entry.order, f[1])):
+            rule = compiled.entry.rule
+            then = rule.then
+            if truth == "T":
+                if then.indicate and not indication_true:
+                    continue
+                kind = _effect_kind(rule)
+                if then.status:
+                    status = worst(status, then.status) if relevant or then.status == "not_indicated" else status
+                for path in then.require:
+                    missing.append((path, compiled))
+                if then.guidance:
+                    guidance_rules.append(rule)
+                reasons.append(self._reason(rule, kind, then.status, list(then.require)))
+            else:
+                fields = dedupe(evaluator.unknown_fields(rule.when))
+                changes_status = bool(then.indicate or then.status or then.red_flag)
+                if changes_status and relevant:
+                    status = worst(status, "needs_information")
+                for path in fields:
+                    missing.append((path, compiled))
+                title = self.texts[rule.id].title
+                text = f"Cannot be decided yet ({title}): the answer to {', '.join(fields)} is needed."
+                reasons.append(self._reason(rule, "unknown", "needs_information" if changes_status else None,
+                                            fields, text))
+        if not relevant:
+            reasons = [r for r in reasons if r.kind in ("restriction",) and r.status == "not_indicated"]
+            reasons += self._why_not(context, evaluator)
+        reasons.sort(key=lambda r: (_KIND_ORDER[r.kind], r.rule_id))
+        guidance = self._guidance(guidance_rules) if status != "not_indicated" else []
+        return _Outcome(context, status, reasons, guidance, relevant, missing)
+
+    def _why_not(self, context: Context, evaluator: Evaluator) -> list[Reason]:
+        assert context.option is not None
+        out: list[Reason] = []
+        for compiled in self.policy.rules:
+            rule = compiled.entry.rule
+            if not rule.then.indicate or not targets_procedure(rule.when, context.option.procedure):
+                continue
+            unmet = evaluator.unmet(rule.when)
+            if not unmet:
+                continue
+            detail = "; ".join(describe(n) for n in unmet)
+            text = f"Not met: {self.texts[rule.id].title} (requires {detail})."
+            out.append(self._reason(rule, "not_met", None, text=text))
+        return out
+
+    @staticmethod
+    def _guidance(rules: list[Rule]) -> list[str]:
+        order: list[str] = []
+        for rule in rules:
+            change = rule.then.guidance
+            assert change is not None
+            for modality in change.offer:
+                if modality not in order:
+                    order.append(modality)
+        for rule in rules:
+            change = rule.then.guidance
+            assert change is not None
+            if change.prefer:
+                order = [change.prefer] + [m for m in order if m != change.prefer]
+        for rule in rules:
+            change = rule.then.guidance
+            assert change is not None
+            if change.avoid and change.avoid in order:
+                order = [m for m in order if m != change.avoid] + [change.avoid]
+        return order
+
+    def build(self, case_id: str | None, contexts: list[Context], firings: set[tuple[str, int]],
+              evaluators: list[Evaluator]) -> Report:
+        per_context: dict[int, list[tuple[CompiledRule, str]]] = defaultdict(list)
+        for action, ctx in firings:
+            per_context[ctx].append(self.by_action[action])
+        case_fired = per_context.get(0, [])
+        outcomes: list[_Outcome] = []
+        for context in contexts[1:]:
+            outcomes.append(self._outcome(context, per_context.get(context.index, []) + case_fired,
+                                          evaluators[context.index]))
+        candidates = self._merge(outcomes)
+        return Report(
+            case_id=case_id,
+            knowledge_version=self.knowledge.version,
+            knowledge_hash=self.knowledge.content_hash,
+            policy=self.policy.policy_id,
+            policy_title=self.knowledge.policies[self.policy.policy_id].title,
+            engine_version=self.engine_version,
+            candidates=candidates,
+            contraindications=self._findings(outcomes, per_context, lambda r: r.then.contraindication is not None),
+            warnings=self._findings(outcomes, per_context, lambda r: r.then.warning),
+            missing_information=self._missing(outcomes, case_fired, evaluators[0]),
+            fired_rules=sorted({c.entry.rule.id for fired in per_context.values() for c, t in fired if t == "T"}),
+            red_flags=self._findings(outcomes, per_context, lambda r: r.then.red_flag, case_only=True),
+            no_guideline_applies=len(contexts) == 1,
+            no_guideline_reason=self._no_guideline_reason(contexts),
+        )
+
+    def _merge(self, outcomes: list[_Outcome]) -> list[ReportCandidate]:
+        """One candidate per (procedure, approach, region): the best-supported diagnosis speaks for it."""
+        groups: dict[Any, list[_Outcome]] = defaultdict(list)
+        for outcome in outcomes:
+            groups[outcome.context.key].append(outcome)
+        merged: list[ReportCandidate] = []
+        for key, group in groups.items():
+            best = min(group, key=lambda o: (status_rank(o.status), o.context.index))
+            levels = sorted({lvl for o in group if o.status == best.status for lvl in o.context.levels})
+            merged.append(ReportCandidate(
+                procedure=key.procedure, approach=key.approach, region=key.region, levels=levels,
+                bleeding_risk=_known(best.context.values.get("candidate.bleeding_risk")),
+                guidance=best.guidance, status=best.status, reasons=best.reasons,
+            ))
+        merged.sort(key=lambda c: (status_rank(c.status), c.procedure, c.approach or "", c.region or ""))
+        return merged
+
+    def _findings(self, outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]],
+                  select: Any, case_only: bool = False) -> list[Finding]:
+        found: dict[str, set[str]] = {}
+        for ctx, fired in per_context.items():
+            for compiled, truth in fired:
+                rule = compiled.entry.rule
+                if truth != "T" or not select(rule) or (case_only and ctx != 0):
+                    continue
+                found.setdefault(rule.id, set())
+        for outcome in outcomes:
+            if not outcome.relevant:
+                continue
+            for compiled, truth in per_context.get(outcome.context.index, []):
+                if truth == "T" and compiled.entry.rule.id in found and outcome.context.key is not None:
+                    found[compiled.entry.rule.id].add(outcome.context.key.label())
+        out: list[Finding] = []
+        for rule_id, keys in sorted(found.items()):
+            rule = self.knowledge.rule_index[rule_id].rule
+            words = self.texts[rule_id]
+            out.append(Finding(rule_id=rule_id, text=words.text, sources=words.sources,
+                               severity=rule.then.contraindication, candidates=sorted(keys), recheck=words.recheck))
+        return out
+
+    def _missing(self, outcomes: list[_Outcome], case_fired: list[tuple[CompiledRule, str]],
+                 case_evaluator: Evaluator) -> list[MissingInformation]:
+        pairs: set[tuple[str, str]] = set()
+        for compiled, truth in case_fired:
+            if truth == "U":
+                for path in case_evaluator.unknown_fields(compiled.entry.rule.when):
+                    pairs.add((path, compiled.entry.rule.id))
+            for path in compiled.entry.rule.then.require if truth == "T" else ():
+                pairs.add((path, compiled.entry.rule.id))
+        for outcome in outcomes:
+            if outcome.relevant:
+                pairs.update((path, compiled.entry.rule.id) for path, compiled in outcome.missing)
+        return [
+            MissingInformation(field=path, why=self.texts[rule_id].statement, rule_id=rule_id)
+            for path, rule_id in sorted(pairs)
+        ]
+
+    def _no_guideline_reason(self, contexts: list[Context]) -> str | None:
+        if len(contexts) > 1:
+            return None
+        if contexts[0].lists.get("diagnoses") is None:
+            return "No diagnosis was given, so no guideline in the knowledge can be applied; record the working diagnosis."
+        return ("No diagnosis within the knowledge's scope (with a region its procedures are considered for) "
+                "was given, so no guideline applies.")
+
+
+def _known(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
