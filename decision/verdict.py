@@ -289,18 +289,15 @@ class VerdictBuilder:
     def _findings(self, outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]],
                   select: Any, case_only: bool = False) -> list[Finding]:
         found: dict[str, set[str]] = {}
-        for ctx, fired in per_context.items():
-            for compiled, truth in fired:
-                rule = compiled.entry.rule
-                if truth != "T" or not select(rule) or (case_only and ctx != 0):
-                    continue
-                found.setdefault(rule.id, set())
+        for compiled, truth in per_context.get(0, []):
+            if truth == "T" and select(compiled.entry.rule):
+                found.setdefault(compiled.entry.rule.id, set())
         for outcome in outcomes:
-            if not outcome.relevant:
+            if not outcome.relevant or case_only or outcome.context.key is None:
                 continue
             for compiled, truth in per_context.get(outcome.context.index, []):
-                if truth == "T" and compiled.entry.rule.id in found and outcome.context.key is not None:
-                    found[compiled.entry.rule.id].add(outcome.context.key.label())
+                if truth == "T" and select(compiled.entry.rule):
+                    found.setdefault(compiled.entry.rule.id, set()).add(outcome.context.key.label())
         out: list[Finding] = []
         for rule_id, keys in sorted(found.items()):
             rule = self.knowledge.rule_index[rule_id].rule

@@ -1,0 +1,286 @@
+"""The `spine-cds` command.
+
+Exit codes: 0 ok, 2 invalid input (the message names the field), 3 invalid knowledge, 1 an
+internal error. No traceback reaches the user (set SPINE_CDS_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from knowledge.loader import KnowledgeError, load_knowledge
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE = 0, 1, 2, 3
+
+
+class InputError(Exception):
+    """Input the user can fix: a missing file, bad JSON, an invalid case."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def _read_text(path: str) -> str:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise InputError([f"{path}: is a directory, expected a case file"]) from None
+    except OSError as exc:
+        raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
+    if not text.strip():
+        raise InputError([f"{path}: the file is empty; expected a case as JSON or YAML"])
+    return text
+
+
+def parse_document(text: str, name: str) -> Any:
+    """JSON, or YAML for .yaml/.yml files; errors give the line and column."""
+    if name.endswith((".yaml", ".yml")):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise InputError([f"{name}: not valid YAML: {exc}"]) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
+    except RecursionError:
+        raise InputError([f"{name}: nested too deeply to be a case"]) from None
+
+
+def _case_payload(document: Any, name: str) -> Any:
+    """A case, or a vignette whose `case` is evaluated (handy for checking vignettes by hand)."""
+    if isinstance(document, dict) and set(document) >= {"case", "expect"}:
+        print(f"{name}: a vignette; evaluating its case", file=sys.stderr)
+        return document["case"]
+    return document
+
+
+def _evaluate(payload: Any, policy: str | None) -> Any:
+    from decision.evaluate import InvalidCase, default_evaluator
+
+    try:
+        return default_evaluator().evaluate(payload, policy)
+    except InvalidCase as exc:
+        raise InputError(exc.problems) from None
+
+
+def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.explain import to_markdown, to_text
+
+    text = _read_text(args.case)
+    payload = _case_payload(parse_document(text, args.case), args.case)
+    report = _evaluate(payload, args.policy)
+    if args.format == "json":
+        out.write(report.model_dump_json(indent=2) + "\n")
+    elif args.format == "markdown":
+        out.write(to_markdown(report))
+    else:
+        out.write(to_text(report))
+    return EXIT_OK
+
+
+class _Progress:
+    """A progress line on stderr, only when it is a terminal or asked for."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, done: int, failed: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.last < 0.2):
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        end = "\n" if final else "\r"
+        print(f"  {done} cases, {failed} invalid, {rate:,.0f} cases/s", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.evaluate import InvalidCase, default_evaluator
+
+    evaluator = default_evaluator()
+    source = sys.stdin.buffer if args.cases == "-" else _open_binary(args.cases)
+    sink = out if args.out in (None, "-") else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    progress = _Progress(args.progress or (sys.stderr.isatty() and not os.environ.get("CI")))
+    done = failed = 0
+    try:
+        for number, raw_line in enumerate(source, start=1):
+            if not raw_line.strip():
+                continue
+            done += 1
+            payload: Any = None
+            try:
+                try:
+                    line = raw_line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError([f"not UTF-8 text (byte {exc.start})"]) from None
+                payload = parse_document(line, f"line {number}")
+                report = evaluator.evaluate(payload, args.policy)
+                sink.write(report.model_dump_json() + "\n")
+            except (InputError, InvalidCase) as exc:
+                failed += 1
+                case_id = payload.get("case_id") if isinstance(payload, dict) else None
+                record = {"line": number, "case_id": case_id, "error": {"problems": exc.problems}}
+                sink.write(json.dumps(record) + "\n")
+            progress.update(done, failed)
+    finally:
+        if sink is not out:
+            sink.close()
+        if source is not sys.stdin.buffer:
+            source.close()
+    progress.update(done, failed, final=True)
+    print(f"{done} cases: {done - failed} evaluated, {failed} invalid", file=sys.stderr)
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _open_binary(path: str) -> Any:
+    try:
+        return open(path, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise InputError([f"{path}: no such file"]) from None
+    except OSError as exc:
+        raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
+
+
+def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.evaluate import CaseEvaluator
+
+    knowledge = load_knowledge(Path(args.root) if args.root else None)
+    evaluator = CaseEvaluator(knowledge)  # compiling checks every field and registers the rulesets
+    engine_rules = sum(len(p.ruleset) for p in evaluator.policies.values())
+    out.write(
+        f"knowledge {knowledge.version} ({knowledge.content_hash[:12]}) is valid: "
+        f"{len(knowledge.rules)} rules, {len(knowledge.sources)} sources, {len(knowledge.options)} procedure options, "
+        f"policies {', '.join(sorted(knowledge.policies))}; {engine_rules} engine rules compiled\n"
+    )
+    return EXIT_OK
+
+
+def cmd_kb_show(args: argparse.Namespace, out: TextIO) -> int:
+    knowledge = load_knowledge()
+    if not args.rule:
+        for entry in knowledge.rules:
+            scope = f" [policies: {', '.join(entry.rule.policies)}]" if entry.rule.policies else ""
+            out.write(f"{entry.rule.id:45} {entry.rule.title}{scope}\n")
+        return EXIT_OK
+    entry = knowledge.rule_index.get(args.rule)
+    if entry is None:
+        from knowledge.loader import did_you_mean
+
+        raise InputError([f"rule: unknown rule {args.rule!r}{did_you_mean(args.rule, knowledge.rule_index)}"])
+    rule = entry.rule
+    out.write(f"{rule.id}: {rule.title}\nfile: knowledge/{entry.file}\n\n{' '.join(rule.statement.split())}\n\n")
+    out.write(f"evidence: {rule.evidence}\n")
+    if rule.recheck:
+        out.write("recheck: rests on a recalled figure; re-check the source before relying on it\n")
+    out.write("sources:\n")
+    for ref in rule.sources:
+        out.write(f"  - {ref}: {knowledge.source_label(ref)}\n")
+    out.write(f"policies: {', '.join(rule.policies) if rule.policies else 'all'}\n")
+    raw = yaml.safe_load((knowledge.root / entry.file).read_text(encoding="utf-8"))
+    source_rule = next(r for r in raw["rules"] if r.get("id") == rule.id)
+    out.write("\nwhen/then as written:\n")
+    out.write(yaml.safe_dump({"when": source_rule["when"], "then": source_rule["then"]}, sort_keys=False))
+    if rule.tests:
+        out.write(f"\nvignettes: {', '.join(rule.tests)}\n")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.case import Case
+    from decision.report import Report
+
+    model = Case if args.which == "case" else Report
+    out.write(json.dumps(model.model_json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_ui(args: argparse.Namespace, out: TextIO) -> int:
+    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spine-cds", description="Decision support for image-guided spinal injections.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("evaluate", help="evaluate one case (JSON or YAML; - for stdin)")
+    ev.add_argument("case")
+    ev.add_argument("--format", choices=("json", "text", "markdown"), default="text")
+    ev.add_argument("--policy", help="policy profile (clinic, nice, cms); default: the case's, else clinic")
+    ev.set_defaults(func=cmd_evaluate)
+
+    batch = sub.add_parser("batch", help="evaluate a JSONL file of cases into a JSONL file of reports")
+    batch.add_argument("cases")
+    batch.add_argument("--out", help="output JSONL (default stdout)")
+    batch.add_argument("--policy")
+    batch.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    batch.set_defaults(func=cmd_batch)
+
+    kb = sub.add_parser("kb", help="the knowledge base")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    validate = kb_sub.add_parser("validate", help="load, check and compile every knowledge file")
+    validate.add_argument("--root", help="knowledge folder (default: the shipped one)")
+    validate.set_defaults(func=cmd_kb_validate)
+    show = kb_sub.add_parser("show", help="list the rules, or show one")
+    show.add_argument("rule", nargs="?")
+    show.set_defaults(func=cmd_kb_show)
+
+    schema = sub.add_parser("schema", help="JSON Schema of the case or the report")
+    schema.add_argument("which", choices=("case", "report"))
+    schema.set_defaults(func=cmd_schema)
+
+    ui = sub.add_parser("ui", help="start the Streamlit app")
+    ui.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    stream = out or sys.stdout
+    try:
+        code: int = args.func(args, stream)
+        return code
+    except InputError as exc:
+        print("invalid input:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except KnowledgeError as exc:
+        print("invalid knowledge:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_KNOWLEDGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the promise: never a traceback, always a message
+        if os.environ.get("SPINE_CDS_DEBUG"):
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc} (set SPINE_CDS_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

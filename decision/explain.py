@@ -1,0 +1,129 @@
+"""A report in words: plain text for the terminal, Markdown for notes and MDT papers.
+
+Everything printed comes from the report (which comes from the rules); this module adds layout
+and the vocabulary's labels, never a clinical judgement of its own.
+"""
+
+from __future__ import annotations
+
+from decision.case import vocabulary
+from decision.report import Finding, Reason, Report, ReportCandidate
+
+STATUS_LABEL = {
+    "indicated": "INDICATED",
+    "indicated_with_caution": "INDICATED WITH CAUTION",
+    "needs_information": "NEEDS INFORMATION",
+    "deferred": "DEFERRED",
+    "contraindicated": "CONTRAINDICATED",
+    "not_indicated": "NOT INDICATED",
+}
+
+
+def candidate_title(candidate: ReportCandidate) -> str:
+    vocab = vocabulary()
+    parts = [vocab.procedures[candidate.procedure].label if candidate.procedure in vocab.procedures
+             else candidate.procedure]
+    if candidate.approach:
+        parts.append(vocab.approaches[candidate.approach].label.lower())
+    if candidate.region:
+        parts.append(vocab.regions[candidate.region].label.lower())
+    title = ", ".join(parts)
+    if candidate.levels:
+        title += f" ({', '.join(candidate.levels)})"
+    return title
+
+
+def _guidance(candidate: ReportCandidate) -> str:
+    vocab = vocabulary()
+    return ", ".join(vocab.guidance[g].label for g in candidate.guidance) or "-"
+
+
+def _sources(reason: Reason | Finding) -> str:
+    mark = " (figure to re-check)" if reason.recheck else ""
+    return f"[{'; '.join(reason.sources)}]{mark}"
+
+
+def _reason_label(reason: Reason) -> str:
+    return {"not_met": "why not", "unknown": "undecided", "indication": "why"}.get(reason.kind, reason.kind)
+
+
+def to_text(report: Report) -> str:
+    lines = [
+        f"spine-cds report for case {report.case_id or '(no id)'}",
+        f"policy: {report.policy} ({report.policy_title}); knowledge {report.knowledge_version} "
+        f"#{report.knowledge_hash[:12]}; engine {report.engine_version}",
+        "",
+    ]
+    if report.red_flags:
+        lines.append("RED FLAGS (urgent: no injection planning)")
+        lines += [f"  !! {f.text}  {_sources(f)}" for f in report.red_flags]
+        lines.append("")
+    if report.no_guideline_applies:
+        lines += ["NO GUIDELINE APPLIES", f"  {report.no_guideline_reason}", ""]
+    if report.candidates:
+        lines.append("CANDIDATES (best first)")
+        for cand in report.candidates:
+            lines.append(f"  [{STATUS_LABEL[cand.status]}] {candidate_title(cand)}")
+            if cand.status != "not_indicated":
+                lines.append(f"      guidance: {_guidance(cand)}")
+            for reason in cand.reasons:
+                lines.append(f"      {_reason_label(reason)}: {reason.text}")
+                lines.append(f"          rule {reason.rule_id} {_sources(reason)}")
+        lines.append("")
+    if report.missing_information:
+        lines.append("MISSING INFORMATION (needed before a decision)")
+        for item in report.missing_information:
+            lines.append(f"  - {item.field}: {item.why} (rule {item.rule_id})")
+        lines.append("")
+    for title, findings in (("CONTRAINDICATIONS", report.contraindications), ("WARNINGS", report.warnings)):
+        if findings:
+            lines.append(title)
+            for f in findings:
+                severity = f" [{f.severity}]" if f.severity else ""
+                lines.append(f"  - {f.text}{severity} (rule {f.rule_id}) {_sources(f)}")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(report: Report) -> str:
+    out = [
+        f"# spine-cds report: {report.case_id or '(no id)'}",
+        "",
+        f"Policy **{report.policy}** ({report.policy_title}) · knowledge {report.knowledge_version} "
+        f"`{report.knowledge_hash[:12]}` · engine {report.engine_version}",
+        "",
+    ]
+    if report.red_flags:
+        out += ["## Red flags", ""] + [f"- **{f.text}** ({f.rule_id}; {'; '.join(f.sources)})" for f in report.red_flags]
+        out.append("")
+    if report.no_guideline_applies:
+        out += ["## No guideline applies", "", report.no_guideline_reason or "", ""]
+    if report.candidates:
+        out += ["## Candidates", "", "| Status | Procedure | Guidance |", "|---|---|---|"]
+        for cand in report.candidates:
+            guidance = _guidance(cand) if cand.status != "not_indicated" else "-"
+            out.append(f"| {STATUS_LABEL[cand.status]} | {_md_escape(candidate_title(cand))} | {guidance} |")
+        out.append("")
+        for cand in report.candidates:
+            out += [f"### {candidate_title(cand)}: {STATUS_LABEL[cand.status].lower()}", ""]
+            for reason in cand.reasons:
+                recheck = " *(figure to re-check)*" if reason.recheck else ""
+                out.append(f"- {_reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
+                           f"({'; '.join(reason.sources)}){recheck}")
+            out.append("")
+    if report.missing_information:
+        out += ["## Missing information", ""]
+        out += [f"- `{m.field}`: {m.why} (`{m.rule_id}`)" for m in report.missing_information]
+        out.append("")
+    for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
+        if findings:
+            out += [f"## {title}", ""]
+            for f in findings:
+                severity = f" ({f.severity})" if f.severity else ""
+                out.append(f"- {f.text}{severity} — `{f.rule_id}` ({'; '.join(f.sources)})")
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
