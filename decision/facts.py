@@ -34,6 +34,9 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 NO_APPROACH = "none"
+UNCLASSIFIED = "unclassified"
+"""The drug class of a medication the vocabulary does not list: known to be unlisted, which a
+warning rule reports, rather than unknown, which would hold every case with any other drug."""
 """A procedure that has no named approaches (a facet joint injection): known, not unknown."""
 
 
@@ -107,7 +110,7 @@ def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowle
         out.append({
             **item,
             "name": generic or item["name"],
-            "drug_class": term.drug_class if term else None,
+            "drug_class": term.drug_class if term else UNCLASSIFIED,
             "recognised": term is not None,
         })
     return out

@@ -263,11 +263,22 @@ class VerdictBuilder:
             contraindications=self._findings(outcomes, per_context, lambda r: r.then.contraindication is not None),
             warnings=self._findings(outcomes, per_context, lambda r: r.then.warning),
             missing_information=self._missing(outcomes, case_fired, evaluators[0]),
-            fired_rules=sorted({c.entry.rule.id for fired in per_context.values() for c, t in fired if t == "T"}),
+            fired_rules=self._fired_rules(outcomes, per_context),
             red_flags=self._findings(outcomes, per_context, lambda r: r.then.red_flag, case_only=True),
             no_guideline_applies=len(contexts) == 1,
             no_guideline_reason=self._no_guideline_reason(contexts),
         )
+
+    @staticmethod
+    def _fired_rules(outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]]) -> list[str]:
+        """Rules met for the whole case, for candidates really weighed, or that ruled a candidate out."""
+        fired = {c.entry.rule.id for c, t in per_context.get(0, []) if t == "T"}
+        for outcome in outcomes:
+            for compiled, truth in per_context.get(outcome.context.index, []):
+                rule = compiled.entry.rule
+                if truth == "T" and (outcome.relevant or rule.then.status == "not_indicated"):
+                    fired.add(rule.id)
+        return sorted(fired)
 
     def _merge(self, outcomes: list[_Outcome]) -> list[ReportCandidate]:
         """One candidate per (procedure, approach, region): the best-supported diagnosis speaks for it."""

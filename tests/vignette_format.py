@@ -61,6 +61,18 @@ def check_report(report: Report, expect: dict[str, Any]) -> list[str]:
         fields = [m.field for m in report.missing_information]
         if not any(f == prefix or f.startswith(prefix + ".") or f.startswith(prefix + "[") for f in fields):
             failures.append(f"missing_information lacks {prefix!r} (has {fields})")
+    # Keys of our own vignettes (not in the shared format): rules that must or must not fire, and
+    # the guidance that must come first.
+    for rule_id in expect.get("fired_rules_include", []):
+        if rule_id not in report.fired_rules:
+            failures.append(f"rule {rule_id} did not fire (fired: {report.fired_rules})")
+    for rule_id in expect.get("fired_rules_exclude", []):
+        if rule_id in report.fired_rules:
+            failures.append(f"rule {rule_id} fired but must not")
+    for procedure, modality in expect.get("guidance_first", {}).items():
+        for cand in (c for c in report.candidates if c.procedure == procedure):
+            if not cand.guidance or cand.guidance[0] != modality:
+                failures.append(f"{procedure}: guidance {cand.guidance} does not start with {modality}")
     if "red_flags" in expect and bool(report.red_flags) != expect["red_flags"]:
         failures.append(f"red_flags is {bool(report.red_flags)}, expected {expect['red_flags']}")
     if "no_guideline_applies" in expect and report.no_guideline_applies != expect["no_guideline_applies"]:
