@@ -66,6 +66,22 @@ class Context:
     levels: tuple[str, ...] = field(default_factory=tuple)
 
 
+CONTEXT_FIELD_ORIGIN = {
+    "candidate.region": "diagnoses.region",
+    "candidate.bleeding_risk": "diagnoses.region",
+    "diagnosis.level_count": "diagnoses.levels",
+}
+
+
+def case_path(field_path: str) -> str:
+    """The case field a clinician answers for a context field (candidate.region comes from the diagnosis)."""
+    if field_path in CONTEXT_FIELD_ORIGIN:
+        return CONTEXT_FIELD_ORIGIN[field_path]
+    if field_path.startswith("diagnosis."):
+        return "diagnoses." + field_path.removeprefix("diagnosis.")
+    return field_path
+
+
 def _or_unknown(value: Any) -> Any:
     return UNKNOWN if value is None else value
 

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from decision.facts import UNKNOWN, Context
+from decision.facts import UNKNOWN, Context, case_path
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
 
 Truth = Literal["T", "F", "U"]
@@ -174,7 +174,7 @@ class Evaluator:
                     found.extend(self._unknown_item_fields(node.list, node.where, item))
             return found
         assert isinstance(node, Compare)
-        return [node.field]
+        return [case_path(node.field)]
 
     def _unknown_item_fields(self, list_name: str, node: ConditionNode, item: Mapping[str, Any]) -> list[str]:
         if self.item(node, item) != "U":
@@ -187,7 +187,7 @@ class Evaluator:
         if item.get(node.field) is None:
             return [f"{list_name}.{node.field}"]
         if node.op == "same_as":
-            return [str(node.value).replace("candidate.", "diagnoses.")]
+            return [case_path(str(node.value))]
         return ["assessment_date"]
 
     def unmet(self, node: ConditionNode) -> list[ConditionNode]:

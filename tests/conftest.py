@@ -4,3 +4,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# `make test` runs the fast profile; SPINE_CDS_HYPOTHESIS=long runs many more generated cases.
+settings.register_profile("fast", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(__import__("os").environ.get("SPINE_CDS_HYPOTHESIS", "fast"))

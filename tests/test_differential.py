@@ -1,0 +1,60 @@
+"""The durable-rules engine and the plain-Python reference evaluator must agree on every rule.
+
+A disagreement means a compile bug (a wrong T/F/U translation), an identifier hash collision in
+the engine, or an engine behaviour change: any of them would silently change advice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from strategies import cases
+from vignette_format import load_vignette, vignette_files
+
+from decision.case import Case
+from decision.compile import engine_fact
+from decision.evaluate import default_evaluator
+from decision.facts import build_contexts
+from decision.truth import Evaluator
+
+
+def _both(case_data: dict[str, Any]) -> tuple[set[tuple[str, int, str]], set[tuple[str, int, str]]]:
+    evaluator = default_evaluator()
+    case = Case.model_validate(case_data)
+    policy_id = evaluator.policy_id(case, None)
+    policy = evaluator.policies[policy_id]
+    params = policy.param_values()
+    contexts = build_contexts(case, evaluator.knowledge)
+    evaluators = [Evaluator(c, params) for c in contexts]
+    facts = [engine_fact(c, policy, e) for c, e in zip(contexts, evaluators, strict=True)]
+    by_action = {}
+    for compiled in policy.rules:
+        if compiled.action_true:
+            by_action[compiled.action_true] = (compiled.entry.rule.id, "T")
+        if compiled.action_unknown:
+            by_action[compiled.action_unknown] = (compiled.entry.rule.id, "U")
+    engine = {(by_action[a][0], ctx, by_action[a][1]) for a, ctx in evaluator.engine.fire(policy_id, facts)}
+    reference = set()
+    for context, ev in zip(contexts, evaluators, strict=True):
+        for compiled in policy.rules:
+            rule = compiled.entry.rule
+            if (rule.scope == "case") != (context.kind == "case"):
+                continue
+            truth = ev.truth(rule.when)
+            if truth != "F":
+                reference.add((rule.id, context.index, truth))
+    return engine, reference
+
+
+def test_engine_and_reference_agree_on_every_vignette() -> None:
+    for path in vignette_files():
+        engine, reference = _both(load_vignette(path)["case"])
+        assert engine == reference, f"{path.stem}: engine-only {engine - reference}, reference-only {reference - engine}"
+
+
+@settings()
+@given(cases())
+def test_engine_and_reference_agree_on_generated_cases(case: dict[str, Any]) -> None:
+    engine, reference = _both(case)
+    assert engine == reference, f"engine-only {engine - reference}, reference-only {reference - engine}"

@@ -1,0 +1,196 @@
+"""The durable-rules behaviours the engine depends on (shared/notes/durable-rules.md), pinned.
+
+If an upgrade of durable-rules changes one of these, a test here fails before a patient case does.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import yaml
+from durable.engine import Host, MessageNotHandledException
+from vignette_format import SHARED_VIGNETTES, vignette_files, load_vignette
+
+from decision.compile import compile_knowledge
+from decision.engine import EngineError, RulesEngine
+from decision.evaluate import CaseEvaluator, default_evaluator
+from knowledge.loader import load_knowledge
+
+_names = itertools.count()
+
+
+class _RecordingHost(Host):  # type: ignore[misc]
+    def __init__(self, fired: list[str]) -> None:
+        self.fired = fired
+        super().__init__()
+
+    def _run(self) -> None:
+        pass
+
+    def get_action(self, name: str) -> Callable[[Any], None]:
+        return lambda closure: self.fired.append(name)
+
+
+def _host(rules: dict[str, Any]) -> tuple[_RecordingHost, str, list[str]]:
+    fired: list[str] = []
+    host = _RecordingHost(fired)
+    name = f"pin_{next(_names)}"
+    host.register_rulesets({name: rules})
+    return host, name, fired
+
+
+TWO_RULES = {
+    "first": {"all": [{"m": {"kind": "case"}}], "run": "first"},
+    "second": {"all": [{"m": {"kind": "case"}}], "run": "second"},
+}
+
+
+def test_post_lets_only_the_first_matching_rule_see_an_event() -> None:
+    host, name, fired = _host(copy.deepcopy(TWO_RULES))
+    host.post(name, {"sid": "1", "kind": "case"})
+    assert len(fired) == 1
+
+
+def test_assert_fact_lets_every_matching_rule_fire() -> None:
+    host, name, fired = _host(copy.deepcopy(TWO_RULES))
+    host.assert_fact(name, {"sid": "1", "kind": "case"})
+    assert sorted(fired) == ["first", "second"]
+
+
+def test_a_rule_over_an_absent_field_silently_does_not_fire() -> None:
+    rules = {"r": {"all": [{"m": {"$and": [{"kind": "case"}, {"$lt": {"weeks": 4}}]}}], "run": "r"},
+             "seen": {"all": [{"m": {"kind": "case"}}], "run": "seen"}}
+    host, name, fired = _host(rules)
+    host.assert_fact(name, {"sid": "1", "kind": "case"})
+    assert fired == ["seen"]
+
+
+def test_the_engine_compares_a_numeric_string_with_a_number_weak_typing() -> None:
+    host, name, fired = _host({"r": {"all": [{"m": {"$lt": {"weeks": 4}}}], "run": "r"}})
+    host.assert_fact(name, {"sid": "1", "weeks": "3"})
+    assert fired == ["r"]  # so types must be settled by pydantic before the engine
+
+
+def test_a_disjunction_can_fire_once_per_satisfied_branch() -> None:
+    rules = {"r": {"all": [{"m": {"$or": [{"a": 1}, {"b": 2}]}}], "run": "r"}}
+    host, name, fired = _host(rules)
+    host.assert_fact(name, {"sid": "1", "a": 1, "b": 2})
+    assert fired == ["r", "r"]
+
+
+def test_a_fact_no_rule_matches_is_rejected_which_is_why_every_ruleset_has_a_catch_all() -> None:
+    host, name, _ = _host({"r": {"all": [{"m": {"a": 1}}], "run": "r"}})
+    with pytest.raises(MessageNotHandledException):
+        host.assert_fact(name, {"sid": "1", "a": 2})
+    for policy in compile_knowledge(load_knowledge()).values():
+        assert {"seen_case", "seen_cand"} <= set(policy.ruleset)
+
+
+def test_an_exception_inside_an_action_is_swallowed_by_the_engine() -> None:
+    class Failing(_RecordingHost):
+        def get_action(self, name: str) -> Callable[[Any], None]:
+            def action(closure: Any) -> None:
+                raise ValueError("boom")
+            return action
+
+    host = Failing([])
+    host.register_rulesets({"pin_fail": {"r": {"all": [{"m": {"a": 1}}], "run": "r"}}})
+    host.assert_fact("pin_fail", {"sid": "1", "a": 1})  # no exception here...
+    assert "exception" in host.get_state("pin_fail", "1")  # ...it is parked in the session state
+
+
+def test_an_exception_inside_an_action_surfaces_as_an_engine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluator = CaseEvaluator(load_knowledge())
+    case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
+
+    def broken(action_name: str, closure: Any) -> None:
+        raise RuntimeError("action failed")
+
+    monkeypatch.setattr(evaluator.engine, "_record", broken)
+    monkeypatch.setattr(evaluator.engine._host, "_record", broken)
+    with pytest.raises(EngineError, match="action failed"):
+        evaluator.evaluate(case)
+    assert evaluator.engine.live_sessions == 0
+
+
+def test_a_ruleset_name_cannot_be_registered_twice_on_one_host() -> None:
+    host, name, _ = _host({"r": {"all": [{"m": {"a": 1}}], "run": "r"}})
+    with pytest.raises(Exception, match="already registered"):
+        host.register_rulesets({name: {"r": {"all": [{"m": {"a": 1}}], "run": "r"}}})
+
+
+def test_building_the_evaluator_twice_in_one_process_works_like_a_streamlit_rerun() -> None:
+    case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
+    first = CaseEvaluator(load_knowledge())
+    second = CaseEvaluator(load_knowledge())
+    assert first.evaluate(case).model_dump_json() == second.evaluate(case).model_dump_json()
+
+
+def test_ten_thousand_evaluations_in_a_row_leave_no_live_session() -> None:
+    evaluator = default_evaluator()
+    # small cases (one or two contexts each): the session table is per evaluation, not per fact
+    names = ("scope-no-diagnosis", "crps-upper-limb-budapest-met")
+    cases = [load_vignette(SHARED_VIGNETTES / f"{name}.yaml")["case"] for name in names]
+    sessions_before = next(evaluator.engine._sessions)
+    for i in range(10_000):
+        evaluator.evaluate(cases[i % len(cases)])
+    assert next(evaluator.engine._sessions) - sessions_before > 10_000  # each used a fresh session
+    assert evaluator.engine.live_sessions == 0
+
+
+def test_the_session_table_is_bounded_so_sessions_must_be_deleted() -> None:
+    """Without delete_state the engine runs out of sessions; this pins why the evaluator deletes."""
+    host, name, _ = _host({"r": {"all": [{"m": {"a": 1}}], "run": "r"}})
+    with pytest.raises(Exception):
+        for sid in range(20_000):
+            host.assert_fact(name, {"sid": str(sid), "a": 1})
+
+
+def test_eight_threads_give_the_same_reports_as_one_thread() -> None:
+    evaluator = default_evaluator()
+    cases = [load_vignette(p)["case"] for p in vignette_files()]
+    expected = [evaluator.evaluate(c).model_dump_json() for c in cases]
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            results[worker] = [evaluator.evaluate(c).model_dump_json() for c in cases[worker:] + cases[:worker]]
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for worker, got in results.items():
+        assert got == expected[worker:] + expected[:worker]
+    assert evaluator.engine.live_sessions == 0
+
+
+def test_the_engine_has_no_background_timer_threads() -> None:
+    before = {t.name for t in threading.enumerate()}
+    RulesEngine(compile_knowledge(load_knowledge()))
+    after = {t.name for t in threading.enumerate()}
+    assert after == before
+
+
+def test_engine_facts_carry_every_key_the_rules_read() -> None:
+    from decision.compile import engine_fact
+    from decision.facts import build_contexts
+    from decision.case import Case
+    from decision.truth import Evaluator
+
+    evaluator = default_evaluator()
+    case = Case.model_validate(yaml.safe_load((SHARED_VIGNETTES / "scope-no-diagnosis.yaml").read_text())["case"])
+    for policy in evaluator.policies.values():
+        for context in build_contexts(case, evaluator.knowledge):
+            fact = engine_fact(context, policy, Evaluator(context, policy.param_values()))
+            assert set(policy.fact_keys) <= set(fact)
