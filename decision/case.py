@@ -9,11 +9,22 @@ below are input plausibility checks (a percentage is 0-100), not clinical thresh
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from knowledge.loader import did_you_mean, load_vocabulary
 from knowledge.schema import Vocabulary
@@ -27,25 +38,37 @@ def vocabulary() -> Vocabulary:
     return load_vocabulary()
 
 
-def _vocab_id(kind: str, description: str) -> Any:
-    """A string that must be an id of one vocabulary list, with a did-you-mean when it is not."""
-    ids = sorted(getattr(vocabulary(), kind))
+@dataclass(frozen=True)
+class VocabId:
+    """Marks a string that must be an id of one vocabulary list; says the closest id when it is not."""
 
-    def check(value: str) -> str:
+    kind: str
+    noun: str
+    description: str
+
+    def ids(self) -> list[str]:
+        return sorted(getattr(vocabulary(), self.kind))
+
+    def check(self, value: str) -> str:
+        ids = self.ids()
         if value not in ids:
             raise PydanticCustomError(
                 "unknown_id",
                 "unknown {kind} '{value}'{hint}; expected one of: {expected}",
-                {"kind": kind.rstrip("s"), "value": value, "hint": did_you_mean(value, ids),
-                 "expected": ", ".join(ids)},
+                {
+                    "kind": self.noun,
+                    "value": value,
+                    "hint": did_you_mean(value, ids),
+                    "expected": ", ".join(ids),
+                },
             )
         return value
 
-    return Annotated[
-        str,
-        AfterValidator(check),
-        WithJsonSchema({"type": "string", "enum": ids, "description": description}),
-    ]
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return {"type": "string", "enum": self.ids(), "description": self.description}
 
 
 def _iso_date(value: Any) -> Any:
@@ -63,19 +86,19 @@ def _iso_date(value: Any) -> Any:
     raise PydanticCustomError("date_type", "expected a date as YYYY-MM-DD, got '{value}'", {"value": value})
 
 
-IsoDate = Annotated[
-    dt.date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})]
+ConditionId = Annotated[str, VocabId("conditions", "condition", "Diagnosis in scope.")]
+RegionId = Annotated[str, VocabId("regions", "region", "Body region.")]
+SideId = Annotated[str, VocabId("sides", "side", "Side of the symptoms or lesion.")]
+SexId = Annotated[str, VocabId("sexes", "sex", "Sex.")]
+PainPatternId = Annotated[str, VocabId("pain_patterns", "pain pattern", "Pattern of pain.")]
+ControlLevelId = Annotated[
+    str, VocabId("control_levels", "control level", "Whether the condition is present and controlled.")
 ]
-ConditionId = _vocab_id("conditions", "Diagnosis in scope.")
-RegionId = _vocab_id("regions", "Body region.")
-SideId = _vocab_id("sides", "Side of the symptoms or lesion.")
-SexId = _vocab_id("sexes", "Sex.")
-PainPatternId = _vocab_id("pain_patterns", "Pattern of pain.")
-ControlLevelId = _vocab_id("control_levels", "Whether the condition is present and controlled.")
-AllergyId = _vocab_id("allergies", "Allergy relevant to an injection.")
-ModalityId = _vocab_id("modalities", "Imaging modality.")
-ProcedureId = _vocab_id("procedures", "Injection procedure.")
-ApproachId = _vocab_id("approaches", "Approach of the procedure.")
+AllergyId = Annotated[str, VocabId("allergies", "allergy", "Allergy relevant to an injection.")]
+ModalityId = Annotated[str, VocabId("modalities", "imaging modality", "Imaging modality.")]
+ProcedureId = Annotated[str, VocabId("procedures", "procedure", "Injection procedure.")]
+ApproachId = Annotated[str, VocabId("approaches", "approach", "Approach of the procedure.")]
 Level = Annotated[
     str,
     Field(pattern=r"^[CTLS][0-9]{1,2}(-[CTLS][0-9]{1,2})?$", examples=["L4-L5", "L5-S1", "C6-C7"]),
@@ -91,7 +114,9 @@ class Diagnosis(BaseModel):
     model_config = CASE_CONFIG
     condition: ConditionId | None = None
     region: RegionId | None = None
-    subtype: str | None = Field(default=None, description="Stenosis: central, foraminal, lateral_recess; CRPS: type_1, type_2.")
+    subtype: str | None = Field(
+        default=None, description="Stenosis: central, foraminal, lateral_recess; CRPS: type_1, type_2."
+    )
     levels: list[Level] | None = Field(default=None, max_length=12)
     side: SideId | None = None
 
@@ -106,8 +131,12 @@ class Diagnosis(BaseModel):
             raise PydanticCustomError(
                 "unknown_subtype",
                 "subtype '{value}' does not fit condition '{condition}'{hint}; expected one of: {expected}",
-                {"value": self.subtype, "condition": self.condition, "hint": did_you_mean(self.subtype, allowed),
-                 "expected": ", ".join(allowed) or "(no subtypes)"},
+                {
+                    "value": self.subtype,
+                    "condition": self.condition,
+                    "hint": did_you_mean(self.subtype, allowed),
+                    "expected": ", ".join(allowed) or "(no subtypes)",
+                },
             )
         return self
 
@@ -139,7 +168,9 @@ class Imaging(BaseModel):
 class Medication(BaseModel):
     model_config = CASE_CONFIG
     name: Annotated[str, BeforeValidator(_medication_name), Field(min_length=1, max_length=100)]
-    last_dose_hours_ago: float | None = Field(default=None, ge=0, le=1_000_000, description="Hours since the last dose.")
+    last_dose_hours_ago: float | None = Field(
+        default=None, ge=0, le=1_000_000, description="Hours since the last dose."
+    )
 
 
 class Labs(BaseModel):
@@ -191,7 +222,8 @@ class Exam(BaseModel):
         pos, tested = self.si_provocation_positive, self.si_provocation_tested
         if pos is not None and tested is not None and pos > tested:
             raise PydanticCustomError(
-                "exam_count", "si_provocation_positive ({pos}) is more than si_provocation_tested ({tested})",
+                "exam_count",
+                "si_provocation_positive ({pos}) is more than si_provocation_tested ({tested})",
                 {"pos": pos, "tested": tested},
             )
         return self
@@ -199,7 +231,9 @@ class Exam(BaseModel):
 
 class CrpsCriteria(BaseModel):
     model_config = CASE_CONFIG
-    symptom_categories: int | None = Field(default=None, ge=0, le=4, description="Budapest symptom categories met (of 4).")
+    symptom_categories: int | None = Field(
+        default=None, ge=0, le=4, description="Budapest symptom categories met (of 4)."
+    )
     sign_categories: int | None = Field(default=None, ge=0, le=4, description="Budapest sign categories met (of 4).")
     other_diagnosis_excluded: bool | None = None
 
@@ -238,7 +272,10 @@ class Case(BaseModel):
                     raise PydanticCustomError(
                         "date_after_assessment",
                         "{field} ({date}) is after assessment_date ({assessed}); history cannot be in the future",
-                        {"field": f"{list_name}[{index}].date", "date": item.date.isoformat(),
-                         "assessed": self.assessment_date.isoformat()},
+                        {
+                            "field": f"{list_name}[{index}].date",
+                            "date": item.date.isoformat(),
+                            "assessed": self.assessment_date.isoformat(),
+                        },
                     )
         return self

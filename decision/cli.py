@@ -154,7 +154,7 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
 
 def _open_binary(path: str) -> Any:
     try:
-        return open(path, "rb")  # noqa: SIM115
+        return open(path, "rb")
     except FileNotFoundError:
         raise InputError([f"{path}: no such file"]) from None
     except OSError as exc:
@@ -182,11 +182,12 @@ def cmd_kb_show(args: argparse.Namespace, out: TextIO) -> int:
             scope = f" [policies: {', '.join(entry.rule.policies)}]" if entry.rule.policies else ""
             out.write(f"{entry.rule.id:45} {entry.rule.title}{scope}\n")
         return EXIT_OK
-    entry = knowledge.rule_index.get(args.rule)
-    if entry is None:
+    found = knowledge.rule_index.get(args.rule)
+    if found is None:
         from knowledge.loader import did_you_mean
 
         raise InputError([f"rule: unknown rule {args.rule!r}{did_you_mean(args.rule, knowledge.rule_index)}"])
+    entry = found
     rule = entry.rule
     out.write(f"{rule.id}: {rule.title}\nfile: knowledge/{entry.file}\n\n{' '.join(rule.statement.split())}\n\n")
     out.write(f"evidence: {rule.evidence}\n")
@@ -220,7 +221,9 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spine-cds", description="Decision support for image-guided spinal injections.")
+    parser = argparse.ArgumentParser(
+        prog="spine-cds", description="Decision support for image-guided spinal injections."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="evaluate one case (JSON or YAML; - for stdin)")
@@ -278,7 +281,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except Exception as exc:  # the promise: never a traceback, always a message
         if os.environ.get("SPINE_CDS_DEBUG"):
             traceback.print_exc()
-        print(f"internal error: {type(exc).__name__}: {exc} (set SPINE_CDS_DEBUG=1 for details)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (set SPINE_CDS_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

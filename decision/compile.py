@@ -152,7 +152,7 @@ class _Translator:
         self.keys.add(key)
         if want == "U":
             return [(("eq", key, MISSING),)]
-        op = node.op
+        op: str = node.op
         if want == "F":
             op = {"eq": "neq", "neq": "eq", "in": "not_in", "not_in": "in"}.get(op, _NEGATE.get(op, op))
         if op == "eq":
@@ -173,16 +173,31 @@ class _Translator:
         self.keys.update((low, high, span))
         n = self._value(node.value)
         table: dict[str, dict[str, Dnf]] = {
-            "gte": {"T": [(("gte", low, n),)], "F": [(("lt", high, n),)],
-                    "U": [_conj([("lt", low, n), ("gte", high, n)])]},
-            "gt": {"T": [(("gt", low, n),)], "F": [(("lte", high, n),)],
-                   "U": [_conj([("lte", low, n), ("gt", high, n)])]},
-            "lt": {"T": [(("lt", high, n),)], "F": [(("gte", low, n),)],
-                   "U": [_conj([("lt", low, n), ("gte", high, n)])]},
-            "lte": {"T": [(("lte", high, n),)], "F": [(("gt", low, n),)],
-                    "U": [_conj([("lte", low, n), ("gt", high, n)])]},
-            "eq": {"T": [_conj([("eq", low, n), ("eq", high, n)])], "F": [(("gt", low, n),), (("lt", high, n),)],
-                   "U": [_conj([("lte", low, n), ("gte", high, n), ("gt", span, 0)])]},
+            "gte": {
+                "T": [(("gte", low, n),)],
+                "F": [(("lt", high, n),)],
+                "U": [_conj([("lt", low, n), ("gte", high, n)])],
+            },
+            "gt": {
+                "T": [(("gt", low, n),)],
+                "F": [(("lte", high, n),)],
+                "U": [_conj([("lte", low, n), ("gt", high, n)])],
+            },
+            "lt": {
+                "T": [(("lt", high, n),)],
+                "F": [(("gte", low, n),)],
+                "U": [_conj([("lt", low, n), ("gte", high, n)])],
+            },
+            "lte": {
+                "T": [(("lte", high, n),)],
+                "F": [(("gt", low, n),)],
+                "U": [_conj([("lte", low, n), ("gt", high, n)])],
+            },
+            "eq": {
+                "T": [_conj([("eq", low, n), ("eq", high, n)])],
+                "F": [(("gt", low, n),), (("lt", high, n),)],
+                "U": [_conj([("lte", low, n), ("gte", high, n), ("gt", span, 0)])],
+            },
         }
         return table[node.op][want]
 
@@ -192,7 +207,8 @@ class _Translator:
             return self.leaf(node, want)
         if isinstance(node, IsUnknown):
             self.keys.add(node.field)
-            return {"T": [(("eq", node.field, MISSING),)], "F": [(self._known(node.field),)], "U": []}[want]
+            forms: dict[str, Dnf] = {"T": [(("eq", node.field, MISSING),)], "F": [(self._known(node.field),)], "U": []}
+            return forms[want]
         if isinstance(node, Count):
             return self.count(node, want)
         if isinstance(node, NotOf):
@@ -227,10 +243,12 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
                 actions[want] = None
                 continue
             if len(alternatives) > MAX_CONJUNCTIONS or max(len(c) for c in alternatives) > MAX_ATOMS:
-                raise KnowledgeError([
-                    f"{entry.file}: rule {entry.rule.id}: when: too complex for the rules engine "
-                    f"({len(alternatives)} alternatives); split it into simpler rules"
-                ])
+                raise KnowledgeError(
+                    [
+                        f"{entry.file}: rule {entry.rule.id}: when: too complex for the rules engine "
+                        f"({len(alternatives)} alternatives); split it into simpler rules"
+                    ]
+                )
             action = f"r{number}{want.lower()}"
             for j, conj in enumerate(alternatives):
                 ruleset[f"{action}_{j}"] = {
@@ -272,7 +290,11 @@ def _check_texts(knowledge: Knowledge) -> list[str]:
         rule = entry.rule
         for pid in rule.policies or tuple(knowledge.policies):
             params = knowledge.params_for(pid)
-            for label, text in (("title", rule.title), ("statement", rule.statement), ("then.text", rule.then.text)):
+            for label, text in (
+                ("title", rule.title),
+                ("statement", rule.statement),
+                ("then.text", rule.then.text),
+            ):
                 try:
                     names = [name for _, name, _, _ in string.Formatter().parse(text) if name]
                 except ValueError as exc:
@@ -280,7 +302,9 @@ def _check_texts(knowledge: Knowledge) -> list[str]:
                     continue
                 for name in names:
                     if name not in params:
-                        problems.append(f"{entry.file}: rule {rule.id}: {label}: {{{name}}} is not a param of policy {pid!r}")
+                        problems.append(
+                            f"{entry.file}: rule {rule.id}: {label}: {{{name}}} is not a param of policy {pid!r}"
+                        )
     return problems
 
 

@@ -77,10 +77,12 @@ class CaseEvaluator:
     def policy_id(self, case: Case, policy: str | None) -> str:
         chosen = policy or case.policy or self.knowledge.manifest.default_policy
         if chosen not in self.policies:
-            raise InvalidCase([
-                f"policy: unknown policy {chosen!r}{did_you_mean(chosen, self.policies)}; "
-                f"expected one of: {', '.join(sorted(self.policies))}"
-            ])
+            raise InvalidCase(
+                [
+                    f"policy: unknown policy {chosen!r}{did_you_mean(chosen, self.policies)}; "
+                    f"expected one of: {', '.join(sorted(self.policies))}"
+                ]
+            )
         return chosen
 
     def evaluate(self, case: Case | dict[str, Any], policy: str | None = None) -> Report:

@@ -21,8 +21,9 @@ STATUS_LABEL = {
 
 def candidate_title(candidate: ReportCandidate) -> str:
     vocab = vocabulary()
-    parts = [vocab.procedures[candidate.procedure].label if candidate.procedure in vocab.procedures
-             else candidate.procedure]
+    parts = [
+        vocab.procedures[candidate.procedure].label if candidate.procedure in vocab.procedures else candidate.procedure
+    ]
     if candidate.approach:
         parts.append(vocab.approaches[candidate.approach].label.lower())
     if candidate.region:
@@ -98,7 +99,9 @@ def to_markdown(report: Report) -> str:
         "",
     ]
     if report.red_flags:
-        out += ["## Red flags", ""] + [f"- **{f.text}** ({f.rule_id}; {'; '.join(f.sources)})" for f in report.red_flags]
+        out += ["## Red flags", ""] + [
+            f"- **{f.text}** ({f.rule_id}; {'; '.join(f.sources)})" for f in report.red_flags
+        ]
         out.append("")
     if report.no_guideline_applies:
         out += ["## No guideline applies", "", report.no_guideline_reason or "", ""]
@@ -112,8 +115,10 @@ def to_markdown(report: Report) -> str:
             out += [f"### {candidate_title(cand)}: {STATUS_LABEL[cand.status].lower()}", ""]
             for reason in cand.reasons:
                 recheck = " *(figure to re-check)*" if reason.recheck else ""
-                out.append(f"- {_reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
-                           f"({'; '.join(reason.sources)}){recheck}")
+                out.append(
+                    f"- {_reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
+                    f"({'; '.join(reason.sources)}){recheck}"
+                )
             out.append("")
     if report.missing_information:
         out += ["## Missing information", ""]

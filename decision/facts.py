@@ -15,7 +15,7 @@ from typing import Any
 from decision.case import Case, Diagnosis
 from decision.fields import field_catalogue
 from knowledge.loader import Knowledge
-from knowledge.schema import ProcedureOption
+from knowledge.schema import MedicationTerm, ProcedureOption
 
 
 class _Unknown:
@@ -115,20 +115,22 @@ def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowle
     if items is None:
         return None
     aliases: dict[str, str] = {}
-    for name, term in knowledge.vocabulary.medications.items():
+    for name, listed in knowledge.vocabulary.medications.items():
         aliases[name] = name
-        for alias in term.aliases:
+        for alias in listed.aliases:
             aliases[alias] = name
     out = []
     for item in items:
         generic = aliases.get(item["name"])
-        term = knowledge.vocabulary.medications.get(generic) if generic else None
-        out.append({
-            **item,
-            "name": generic or item["name"],
-            "drug_class": term.drug_class if term else UNCLASSIFIED,
-            "recognised": term is not None,
-        })
+        term: MedicationTerm | None = knowledge.vocabulary.medications.get(generic) if generic else None
+        out.append(
+            {
+                **item,
+                "name": generic or item["name"],
+                "drug_class": term.drug_class if term else UNCLASSIFIED,
+                "recognised": term is not None,
+            }
+        )
     return out
 
 
@@ -170,10 +172,18 @@ def build_contexts(case: Case, knowledge: Knowledge) -> list[Context]:
     for d_index, diagnosis in enumerate(case.diagnoses or ()):
         for option in options_for(diagnosis, knowledge):
             cand_values, key = _candidate_values(option, diagnosis)
-            contexts.append(Context(
-                index=len(contexts), kind="cand", values={**values, **cand_values}, lists=lists,
-                assessment_date=case.assessment_date, option=option, diagnosis=diagnosis,
-                diagnosis_index=d_index, key=key,
-                levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
-            ))
+            contexts.append(
+                Context(
+                    index=len(contexts),
+                    kind="cand",
+                    values={**values, **cand_values},
+                    lists=lists,
+                    assessment_date=case.assessment_date,
+                    option=option,
+                    diagnosis=diagnosis,
+                    diagnosis_index=d_index,
+                    key=key,
+                    levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
+                )
+            )
     return contexts

@@ -177,12 +177,29 @@ def _check_values(spec: FieldSpec, node: Compare, where: str, params: dict[str, 
 
 
 def _check_node(
-    node: ConditionNode, where: str, fields: dict[str, FieldSpec], unknowable: set[str], catalogue: FieldCatalogue,
-    params: dict[str, Any], problems: list[str], in_item: bool, scope: str,
+    node: ConditionNode,
+    where: str,
+    fields: dict[str, FieldSpec],
+    unknowable: set[str],
+    catalogue: FieldCatalogue,
+    params: dict[str, Any],
+    problems: list[str],
+    in_item: bool,
+    scope: str,
 ) -> None:
     if isinstance(node, (AllOf, AnyOf)):
         for i, child in enumerate(node.items):
-            _check_node(child, f"{where}.{node.kind}[{i}]", fields, unknowable, catalogue, params, problems, in_item, scope)
+            _check_node(
+                child,
+                f"{where}.{node.kind}[{i}]",
+                fields,
+                unknowable,
+                catalogue,
+                params,
+                problems,
+                in_item,
+                scope,
+            )
     elif isinstance(node, NotOf):
         _check_node(node.item, f"{where}.not", fields, unknowable, catalogue, params, problems, in_item, scope)
     elif isinstance(node, IsUnknown):
@@ -237,7 +254,17 @@ def check_rules(knowledge: Knowledge) -> list[str]:
         for pid in policies:
             params = {name: p.value for name, p in knowledge.params_for(pid).items()}
             before = len(problems)
-            _check_node(rule.when, where, catalogue.scalars, unknowable, catalogue, params, problems, False, rule.scope)
+            _check_node(
+                rule.when,
+                where,
+                catalogue.scalars,
+                unknowable,
+                catalogue,
+                params,
+                problems,
+                False,
+                rule.scope,
+            )
             if len(problems) > before:
                 break
         for path in rule.then.require:

@@ -16,7 +16,12 @@ Status = Literal[
     "indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated", "not_indicated"
 ]
 STATUS_ORDER: tuple[Status, ...] = (
-    "indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated", "not_indicated"
+    "indicated",
+    "indicated_with_caution",
+    "needs_information",
+    "deferred",
+    "contraindicated",
+    "not_indicated",
 )
 """Best to worst. A candidate's status is the worst that any applicable rule gives it."""
 
@@ -32,7 +37,9 @@ class Reason(BaseModel):
 
     model_config = REPORT_CONFIG
     rule_id: str
-    kind: ReasonKind = Field(description="indication/restriction/... fired; unknown: the rule could not be decided; not_met: an indication that did not apply (why not).")
+    kind: ReasonKind = Field(
+        description="indication/restriction/... fired; unknown: the rule could not be decided; not_met: an indication that did not apply (why not)."
+    )
     status: Status | None = Field(default=None, description="The status this rule pushes the candidate to, if any.")
     text: str
     sources: list[str] = Field(description="source_id#section references.")
@@ -60,7 +67,9 @@ class Finding(BaseModel):
     text: str
     sources: list[str]
     severity: Literal["absolute", "relative"] | None = None
-    candidates: list[str] = Field(default_factory=list, description="procedure/approach/region keys; empty for the whole case.")
+    candidates: list[str] = Field(
+        default_factory=list, description="procedure/approach/region keys; empty for the whole case."
+    )
     recheck: bool = False
 
 

@@ -72,6 +72,7 @@ def _combine_any(results: list[Truth]) -> Truth:
 
 def _count_truth(op: str, low: int, high: int, n: Any) -> Truth:
     """Whether "count op n" holds, knowing only that the count lies in [low, high]."""
+
     def holds(k: int) -> bool:
         return _compare(op, k, n)
 

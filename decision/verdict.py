@@ -31,7 +31,13 @@ from knowledge.loader import Knowledge
 from knowledge.schema import Rule
 
 _KIND_ORDER: dict[str, int] = {
-    "red_flag": 0, "restriction": 1, "unknown": 2, "indication": 3, "warning": 4, "guidance": 5, "not_met": 6
+    "red_flag": 0,
+    "restriction": 1,
+    "unknown": 2,
+    "indication": 3,
+    "warning": 4,
+    "guidance": 5,
+    "not_met": 6,
 }
 
 
@@ -121,8 +127,17 @@ def describe(node: ConditionNode) -> str:
     if isinstance(node, Compare):
         value = node.value
         shown = getattr(value, "param", None) or (", ".join(map(str, value)) if isinstance(value, tuple) else value)
-        words = {"eq": "is", "neq": "is not", "in": "is one of", "not_in": "is not one of", "lt": "<", "lte": "<=",
-                 "gt": ">", "gte": ">=", "contains": "includes"}
+        words = {
+            "eq": "is",
+            "neq": "is not",
+            "in": "is one of",
+            "not_in": "is not one of",
+            "lt": "<",
+            "lte": "<=",
+            "gt": ">",
+            "gte": ">=",
+            "contains": "includes",
+        }
         return f"{node.field} {words.get(node.op, node.op)} {shown}"
     return node.kind + " condition"
 
@@ -153,11 +168,24 @@ class VerdictBuilder:
                 self.by_action[compiled.action_unknown] = (compiled, "U")
         self.texts = {c.entry.rule.id: rule_text(c.entry.rule, policy) for c in policy.rules}
 
-    def _reason(self, rule: Rule, kind: ReasonKind, status: Status | None, missing: list[str] | None = None,
-                text: str | None = None) -> Reason:
+    def _reason(
+        self,
+        rule: Rule,
+        kind: ReasonKind,
+        status: Status | None,
+        missing: list[str] | None = None,
+        text: str | None = None,
+    ) -> Reason:
         words = self.texts[rule.id]
-        return Reason(rule_id=rule.id, kind=kind, status=status, text=text or words.text, sources=words.sources,
-                      missing=missing or [], recheck=words.recheck)
+        return Reason(
+            rule_id=rule.id,
+            kind=kind,
+            status=status,
+            text=text or words.text,
+            sources=words.sources,
+            missing=missing or [],
+            recheck=words.recheck,
+        )
 
     def _outcome(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
         indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
@@ -196,8 +224,9 @@ class VerdictBuilder:
                     missing.append((path, compiled))
                 title = self.texts[rule.id].title
                 text = f"Cannot be decided yet ({title}): the answer to {', '.join(fields)} is needed."
-                reasons.append(self._reason(rule, "unknown", "needs_information" if changes_status else None,
-                                            fields, text))
+                reasons.append(
+                    self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
+                )
         if not relevant:
             reasons = [r for r in reasons if r.kind in ("restriction",) and r.status == "not_indicated"]
             reasons += self._why_not(context, evaluator)
@@ -241,16 +270,22 @@ class VerdictBuilder:
                 order = [m for m in order if m != change.avoid] + [change.avoid]
         return order
 
-    def build(self, case_id: str | None, contexts: list[Context], firings: set[tuple[str, int]],
-              evaluators: list[Evaluator]) -> Report:
+    def build(
+        self,
+        case_id: str | None,
+        contexts: list[Context],
+        firings: set[tuple[str, int]],
+        evaluators: list[Evaluator],
+    ) -> Report:
         per_context: dict[int, list[tuple[CompiledRule, str]]] = defaultdict(list)
         for action, ctx in firings:
             per_context[ctx].append(self.by_action[action])
         case_fired = per_context.get(0, [])
         outcomes: list[_Outcome] = []
         for context in contexts[1:]:
-            outcomes.append(self._outcome(context, per_context.get(context.index, []) + case_fired,
-                                          evaluators[context.index]))
+            outcomes.append(
+                self._outcome(context, per_context.get(context.index, []) + case_fired, evaluators[context.index])
+            )
         candidates = self._merge(outcomes)
         return Report(
             case_id=case_id,
@@ -289,16 +324,28 @@ class VerdictBuilder:
         for key, group in groups.items():
             best = min(group, key=lambda o: (status_rank(o.status), o.context.index))
             levels = sorted({lvl for o in group if o.status == best.status for lvl in o.context.levels})
-            merged.append(ReportCandidate(
-                procedure=key.procedure, approach=key.approach, region=key.region, levels=levels,
-                bleeding_risk=_known(best.context.values.get("candidate.bleeding_risk")),
-                guidance=best.guidance, status=best.status, reasons=best.reasons,
-            ))
+            merged.append(
+                ReportCandidate(
+                    procedure=key.procedure,
+                    approach=key.approach,
+                    region=key.region,
+                    levels=levels,
+                    bleeding_risk=_known(best.context.values.get("candidate.bleeding_risk")),
+                    guidance=best.guidance,
+                    status=best.status,
+                    reasons=best.reasons,
+                )
+            )
         merged.sort(key=lambda c: (status_rank(c.status), c.procedure, c.approach or "", c.region or ""))
         return merged
 
-    def _findings(self, outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]],
-                  select: Any, case_only: bool = False) -> list[Finding]:
+    def _findings(
+        self,
+        outcomes: list[_Outcome],
+        per_context: dict[int, list[tuple[CompiledRule, str]]],
+        select: Any,
+        case_only: bool = False,
+    ) -> list[Finding]:
         found: dict[str, set[str]] = {}
         for compiled, truth in per_context.get(0, []):
             if truth == "T" and select(compiled.entry.rule):
@@ -313,12 +360,21 @@ class VerdictBuilder:
         for rule_id, keys in sorted(found.items()):
             rule = self.knowledge.rule_index[rule_id].rule
             words = self.texts[rule_id]
-            out.append(Finding(rule_id=rule_id, text=words.text, sources=words.sources,
-                               severity=rule.then.contraindication, candidates=sorted(keys), recheck=words.recheck))
+            out.append(
+                Finding(
+                    rule_id=rule_id,
+                    text=words.text,
+                    sources=words.sources,
+                    severity=rule.then.contraindication,
+                    candidates=sorted(keys),
+                    recheck=words.recheck,
+                )
+            )
         return out
 
-    def _missing(self, outcomes: list[_Outcome], case_fired: list[tuple[CompiledRule, str]],
-                 case_evaluator: Evaluator) -> list[MissingInformation]:
+    def _missing(
+        self, outcomes: list[_Outcome], case_fired: list[tuple[CompiledRule, str]], case_evaluator: Evaluator
+    ) -> list[MissingInformation]:
         pairs: set[tuple[str, str]] = set()
         for compiled, truth in case_fired:
             if truth == "U":
@@ -338,9 +394,13 @@ class VerdictBuilder:
         if len(contexts) > 1:
             return None
         if contexts[0].lists.get("diagnoses") is None:
-            return "No diagnosis was given, so no guideline in the knowledge can be applied; record the working diagnosis."
-        return ("No diagnosis within the knowledge's scope (with a region its procedures are considered for) "
-                "was given, so no guideline applies.")
+            return (
+                "No diagnosis was given, so no guideline in the knowledge can be applied; record the working diagnosis."
+            )
+        return (
+            "No diagnosis within the knowledge's scope (with a region its procedures are considered for) "
+            "was given, so no guideline applies."
+        )
 
 
 def _known(value: Any) -> str | None:

@@ -15,16 +15,14 @@ makes a comparison unknown, never false, so that a missing answer cannot pass si
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 FROZEN = ConfigDict(extra="forbid", frozen=True)
 
-Scalar = Union[bool, int, float, str]
-CompareOp = Literal[
-    "eq", "neq", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "within_months", "same_as"
-]
+Scalar = bool | int | float | str
+CompareOp = Literal["eq", "neq", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "within_months", "same_as"]
 CountOp = Literal["eq", "lt", "lte", "gt", "gte"]
 COMPARE_OPS: tuple[str, ...] = CompareOp.__args__  # type: ignore[attr-defined]
 COUNT_OPS: tuple[str, ...] = CountOp.__args__  # type: ignore[attr-defined]
@@ -37,7 +35,7 @@ class ParamRef(BaseModel):
     param: str
 
 
-Value = Union[ParamRef, Scalar, tuple[Scalar, ...]]
+Value = ParamRef | Scalar | tuple[Scalar, ...]
 
 
 class Compare(BaseModel):
@@ -62,7 +60,7 @@ class Count(BaseModel):
     list: str
     where: ConditionNode | None = None
     op: CountOp
-    value: Union[ParamRef, int]
+    value: ParamRef | int
 
 
 class AllOf(BaseModel):
@@ -83,9 +81,7 @@ class NotOf(BaseModel):
     item: ConditionNode
 
 
-ConditionNode = Annotated[
-    Union[Compare, IsUnknown, Count, AllOf, AnyOf, NotOf], Field(discriminator="kind")
-]
+ConditionNode = Annotated[Compare | IsUnknown | Count | AllOf | AnyOf | NotOf, Field(discriminator="kind")]
 
 
 class ConditionSyntaxError(ValueError):
@@ -154,9 +150,7 @@ def parse_condition(raw: Any, where: str = "when") -> Any:
             )
         (op,) = ops
         if op not in COMPARE_OPS:
-            raise ConditionSyntaxError(
-                f"{where}: unknown operator {op!r}; expected one of {', '.join(COMPARE_OPS)}"
-            )
+            raise ConditionSyntaxError(f"{where}: unknown operator {op!r}; expected one of {', '.join(COMPARE_OPS)}")
         return Compare(field=str(raw["field"]), op=op, value=_value(raw[op], f"{where}.{op}"))
     raise ConditionSyntaxError(
         f"{where}: unknown condition keys {sorted(keys)}; expected all, any, not, field, is_unknown, "

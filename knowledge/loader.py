@@ -76,9 +76,7 @@ class Knowledge:
         return _params(self.policies, policy_id)
 
     def rules_for(self, policy_id: str) -> tuple[RuleEntry, ...]:
-        return tuple(
-            e for e in self.rules if e.rule.policies is None or policy_id in e.rule.policies
-        )
+        return tuple(e for e in self.rules if e.rule.policies is None or policy_id in e.rule.policies)
 
     def source_label(self, ref: str) -> str:
         source_id, _, section = ref.partition("#")
@@ -132,9 +130,7 @@ def _check_ref(ref: str, sources: dict[str, Source], where: str, problems: list[
         problems.append(f"{where}: unknown source {source_id!r}{did_you_mean(source_id, sources)}")
     elif section not in sources[source_id].sections:
         sections = sources[source_id].sections
-        problems.append(
-            f"{where}: source {source_id!r} has no section {section!r}{did_you_mean(section, sections)}"
-        )
+        problems.append(f"{where}: source {source_id!r} has no section {section!r}{did_you_mean(section, sections)}")
 
 
 def _check_id(value: str | None, choices: dict[str, Any], kind: str, where: str, problems: list[str]) -> None:
@@ -165,8 +161,12 @@ def _check_options(
 
 
 def _check_rule(
-    entry: RuleEntry, knowledge_policies: dict[str, Policy], params_by_policy: dict[str, dict[str, PolicyParam]],
-    vocab: Vocabulary, sources: dict[str, Source], problems: list[str],
+    entry: RuleEntry,
+    knowledge_policies: dict[str, Policy],
+    params_by_policy: dict[str, dict[str, PolicyParam]],
+    vocab: Vocabulary,
+    sources: dict[str, Source],
+    problems: list[str],
 ) -> None:
     rule = entry.rule
     where = f"{entry.file}: rule {rule.id}"
@@ -276,7 +276,13 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
 
     if vocab is not None:
         for name, med in vocab.medications.items():
-            _check_id(med.drug_class, vocab.drug_classes, "drug class", f"vocabulary.yaml: medications.{name}", problems)
+            _check_id(
+                med.drug_class,
+                vocab.drug_classes,
+                "drug class",
+                f"vocabulary.yaml: medications.{name}",
+                problems,
+            )
     if vocab is not None and catalogue is not None:
         _check_options(catalogue.options, vocab, sources, problems)
     if vocab is not None and not problems:
@@ -287,8 +293,14 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         raise KnowledgeError(problems)
     assert manifest is not None and vocab is not None and catalogue is not None
     return Knowledge(
-        manifest=manifest, vocabulary=vocab, sources=sources, options=catalogue.options,
-        rules=tuple(entries), policies=policies, content_hash=_content_hash(root), root=root,
+        manifest=manifest,
+        vocabulary=vocab,
+        sources=sources,
+        options=catalogue.options,
+        rules=tuple(entries),
+        policies=policies,
+        content_hash=_content_hash(root),
+        root=root,
         rule_index=index,
     )
 

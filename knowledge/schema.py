@@ -63,9 +63,7 @@ class Vocabulary(BaseModel):
 class SourceSection(BaseModel):
     model_config = STRICT
     title: str
-    locator: str = Field(
-        default="", description="Where in the source: recommendation number, page or heading."
-    )
+    locator: str = Field(default="", description="Where in the source: recommendation number, page or heading.")
 
 
 class Source(BaseModel):
@@ -150,7 +148,11 @@ class Effect(BaseModel):
             raise ValueError("an indication rule cannot also set a restricting status")
         if self.require and self.status != "needs_information":
             raise ValueError("`require` goes with status: needs_information")
-        if self.contraindication and self.status not in ("contraindicated", "deferred", "indicated_with_caution"):
+        if self.contraindication and self.status not in (
+            "contraindicated",
+            "deferred",
+            "indicated_with_caution",
+        ):
             raise ValueError("`contraindication` goes with status contraindicated, deferred or caution")
         return self
 

@@ -37,7 +37,7 @@ def diagnoses(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-MEDICATION_NAMES = sorted(vocabulary().medications) + ["eliquis", "paracetamol", "metformin"]
+MEDICATION_NAMES = [*sorted(vocabulary().medications), "eliquis", "paracetamol", "metformin"]
 
 
 @st.composite
@@ -53,46 +53,109 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         "pregnant": draw(_maybe(st.booleans())),
         "breastfeeding": draw(_maybe(st.booleans())),
         "diagnoses": draw(_maybe(st.lists(diagnoses(), max_size=2))),
-        "symptoms": draw(_maybe(st.fixed_dictionaries({
-            "pain_pattern": _maybe(_ids("pain_patterns")),
-            "duration_weeks": _maybe(st.integers(0, 60)),
-            "pain_score": _maybe(st.integers(0, 10)),
-            "neurogenic_claudication": _maybe(st.booleans()),
-            "functional_impairment": _maybe(st.booleans()),
-            "progressive_neurological_deficit": _maybe(st.booleans()),
-            "cauda_equina_signs": _maybe(st.booleans()),
-        }))),
-        "conservative_care": draw(_maybe(st.fixed_dictionaries({"weeks": _maybe(st.integers(0, 30)),
-                                                                "failed": _maybe(st.booleans())}))),
-        "imaging": draw(_maybe(st.lists(st.fixed_dictionaries({
-            "modality": _maybe(_ids("modalities")), "date": _maybe(_past_date()), "concordant": _maybe(st.booleans()),
-        }), max_size=2))),
-        "medications": draw(_maybe(st.lists(st.fixed_dictionaries({
-            "name": st.sampled_from(MEDICATION_NAMES), "last_dose_hours_ago": _maybe(hours),
-        }), max_size=2))),
+        "symptoms": draw(
+            _maybe(
+                st.fixed_dictionaries(
+                    {
+                        "pain_pattern": _maybe(_ids("pain_patterns")),
+                        "duration_weeks": _maybe(st.integers(0, 60)),
+                        "pain_score": _maybe(st.integers(0, 10)),
+                        "neurogenic_claudication": _maybe(st.booleans()),
+                        "functional_impairment": _maybe(st.booleans()),
+                        "progressive_neurological_deficit": _maybe(st.booleans()),
+                        "cauda_equina_signs": _maybe(st.booleans()),
+                    }
+                )
+            )
+        ),
+        "conservative_care": draw(
+            _maybe(st.fixed_dictionaries({"weeks": _maybe(st.integers(0, 30)), "failed": _maybe(st.booleans())}))
+        ),
+        "imaging": draw(
+            _maybe(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "modality": _maybe(_ids("modalities")),
+                            "date": _maybe(_past_date()),
+                            "concordant": _maybe(st.booleans()),
+                        }
+                    ),
+                    max_size=2,
+                )
+            )
+        ),
+        "medications": draw(
+            _maybe(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "name": st.sampled_from(MEDICATION_NAMES),
+                            "last_dose_hours_ago": _maybe(hours),
+                        }
+                    ),
+                    max_size=2,
+                )
+            )
+        ),
         "labs": draw(_maybe(st.fixed_dictionaries({"inr": _maybe(st.sampled_from([0.9, 1.0, 1.3, 2.5]))}))),
-        "comorbidities": draw(_maybe(st.fixed_dictionaries({
-            "active_infection": _maybe(st.booleans()),
-            "injection_site_infection": _maybe(st.booleans()),
-            "bleeding_disorder": _maybe(st.booleans()),
-            "spinal_malignancy": _maybe(st.booleans()),
-            "osteoporosis": _maybe(st.booleans()),
-            "diabetes": _maybe(_ids("control_levels")),
-            "heart_failure": _maybe(_ids("control_levels")),
-        }))),
+        "comorbidities": draw(
+            _maybe(
+                st.fixed_dictionaries(
+                    {
+                        "active_infection": _maybe(st.booleans()),
+                        "injection_site_infection": _maybe(st.booleans()),
+                        "bleeding_disorder": _maybe(st.booleans()),
+                        "spinal_malignancy": _maybe(st.booleans()),
+                        "osteoporosis": _maybe(st.booleans()),
+                        "diabetes": _maybe(_ids("control_levels")),
+                        "heart_failure": _maybe(_ids("control_levels")),
+                    }
+                )
+            )
+        ),
         "allergies": draw(_maybe(st.lists(_ids("allergies"), max_size=2, unique=True))),
-        "prior_injections": draw(_maybe(st.lists(st.fixed_dictionaries({
-            "procedure": _maybe(_ids("procedures")), "region": _maybe(_ids("regions")),
-            "date": _maybe(_past_date()), "steroid": _maybe(st.booleans()),
-        }), max_size=4))),
-        "diagnostic_blocks": draw(_maybe(st.lists(st.fixed_dictionaries({
-            "procedure": _maybe(_ids("procedures")), "region": _maybe(_ids("regions")),
-            "date": _maybe(_past_date()), "relief_percent": _maybe(st.integers(0, 100)),
-        }), max_size=3))),
+        "prior_injections": draw(
+            _maybe(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "procedure": _maybe(_ids("procedures")),
+                            "region": _maybe(_ids("regions")),
+                            "date": _maybe(_past_date()),
+                            "steroid": _maybe(st.booleans()),
+                        }
+                    ),
+                    max_size=4,
+                )
+            )
+        ),
+        "diagnostic_blocks": draw(
+            _maybe(
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "procedure": _maybe(_ids("procedures")),
+                            "region": _maybe(_ids("regions")),
+                            "date": _maybe(_past_date()),
+                            "relief_percent": _maybe(st.integers(0, 100)),
+                        }
+                    ),
+                    max_size=3,
+                )
+            )
+        ),
         "exam": draw(_maybe(st.just({"si_provocation_positive": positive, "si_provocation_tested": 6}))),
-        "crps_criteria": draw(_maybe(st.fixed_dictionaries({
-            "symptom_categories": _maybe(st.integers(0, 4)), "sign_categories": _maybe(st.integers(0, 4)),
-            "other_diagnosis_excluded": _maybe(st.booleans()),
-        }))),
+        "crps_criteria": draw(
+            _maybe(
+                st.fixed_dictionaries(
+                    {
+                        "symptom_categories": _maybe(st.integers(0, 4)),
+                        "sign_categories": _maybe(st.integers(0, 4)),
+                        "other_diagnosis_excluded": _maybe(st.booleans()),
+                    }
+                )
+            )
+        ),
         "policy": draw(st.sampled_from(["clinic", "nice", "cms", None])),
     }

@@ -38,15 +38,17 @@ def test_evaluate_json_gives_a_valid_report(tmp_path: Path, capsys: pytest.Captu
 
 
 @pytest.mark.parametrize("path", sorted(SHARED_VIGNETTES.glob("*.yaml")), ids=lambda p: p.stem)
-def test_evaluate_on_each_public_vignette_gives_the_expected_statuses(path: Path,
-                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_on_each_public_vignette_gives_the_expected_statuses(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run(["evaluate", str(path), "--format", "json"], capsys)
     assert code == 0 and "a vignette" in err
     assert not check_report(Report.model_validate_json(out), load_vignette(path)["expect"])
 
 
-def test_text_and_markdown_reports_say_status_rule_and_source(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_text_and_markdown_reports_say_status_rule_and_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     case = write(tmp_path, "c.json", json.dumps(GOOD))
     code, text, _ = run(["evaluate", case], capsys)
     assert code == 0 and "[INDICATED] Epidural steroid injection, transforaminal" in text
@@ -70,23 +72,36 @@ BAD_INPUTS = {
     "a list, not a case": ("[1, 2]", "expected a JSON object"),
     "wrong type": (json.dumps({**GOOD, "age": "fifty"}), "age: Input should be a valid number"),
     "unknown field": (json.dumps({**GOOD, "weight": 80}), "weight: unknown field"),
-    "unknown id": (json.dumps({**GOOD, "diagnoses": [{"condition": "herniated_disk"}]}),
-                   "diagnoses.0.condition: unknown condition 'herniated_disk' (did you mean 'herniated_disc'?)"),
+    "unknown id": (
+        json.dumps({**GOOD, "diagnoses": [{"condition": "herniated_disk"}]}),
+        "diagnoses.0.condition: unknown condition 'herniated_disk' (did you mean 'herniated_disc'?)",
+    ),
     "negative age": (json.dumps({**GOOD, "age": -1}), "age: Input should be greater than or equal to 0"),
-    "relief over 100": (json.dumps({**GOOD, "diagnostic_blocks": [{"relief_percent": 150}]}),
-                        "diagnostic_blocks.0.relief_percent: Input should be less than or equal to 100"),
-    "future date": (json.dumps({**GOOD, "imaging": [{"modality": "mri", "date": "2027-01-01"}]}),
-                    "imaging[0].date (2027-01-01) is after assessment_date"),
-    "bad date": (json.dumps({**GOOD, "assessment_date": "01/10/2026"}), "assessment_date: expected a date as YYYY-MM-DD"),
+    "relief over 100": (
+        json.dumps({**GOOD, "diagnostic_blocks": [{"relief_percent": 150}]}),
+        "diagnostic_blocks.0.relief_percent: Input should be less than or equal to 100",
+    ),
+    "future date": (
+        json.dumps({**GOOD, "imaging": [{"modality": "mri", "date": "2027-01-01"}]}),
+        "imaging[0].date (2027-01-01) is after assessment_date",
+    ),
+    "bad date": (
+        json.dumps({**GOOD, "assessment_date": "01/10/2026"}),
+        "assessment_date: expected a date as YYYY-MM-DD",
+    ),
     "string for bool": (json.dumps({**GOOD, "pregnant": "no"}), "pregnant: Input should be a valid boolean"),
-    "unknown policy": (json.dumps({**GOOD, "policy": "nicer"}), "unknown policy 'nicer' (did you mean 'nice'?)"),
+    "unknown policy": (
+        json.dumps({**GOOD, "policy": "nicer"}),
+        "unknown policy 'nicer' (did you mean 'nice'?)",
+    ),
     "deep nesting": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
-def test_bad_input_exits_2_with_a_message_naming_the_problem(name: str, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_exits_2_with_a_message_naming_the_problem(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     content, expected = BAD_INPUTS[name]
     path = str(tmp_path / "absent.json") if content is None else write(tmp_path, "case.json", content)
     code, out, err = run(["evaluate", path], capsys)
@@ -95,16 +110,27 @@ def test_bad_input_exits_2_with_a_message_naming_the_problem(name: str, tmp_path
     assert "Traceback" not in err and out == ""
 
 
-def test_batch_writes_one_line_per_case_and_an_error_record_for_a_bad_line(tmp_path: Path,
-                                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    lines = [json.dumps(GOOD), "{broken", json.dumps({**GOOD, "case_id": "bad-age", "age": "x"}), "",
-             json.dumps({**GOOD, "case_id": "second"})]
+def test_batch_writes_one_line_per_case_and_an_error_record_for_a_bad_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [
+        json.dumps(GOOD),
+        "{broken",
+        json.dumps({**GOOD, "case_id": "bad-age", "age": "x"}),
+        "",
+        json.dumps({**GOOD, "case_id": "second"}),
+    ]
     source = write(tmp_path, "cases.jsonl", "\n".join(lines) + "\n")
     target = tmp_path / "reports.jsonl"
     code, _, err = run(["batch", source, "--out", str(target)], capsys)
     records = [json.loads(line) for line in target.read_text().splitlines()]
     assert code == 2 and "4 cases: 2 evaluated, 2 invalid" in err
-    assert [r.get("case_id") for r in records] == ["esi-lumbar-radicular-indicated", None, "bad-age", "second"]
+    assert [r.get("case_id") for r in records] == [
+        "esi-lumbar-radicular-indicated",
+        None,
+        "bad-age",
+        "second",
+    ]
     assert records[1]["line"] == 2 and "not valid JSON" in records[1]["error"]["problems"][0]
     assert records[2]["error"]["problems"][0].startswith("age:")
     Report.model_validate(records[3])
@@ -121,8 +147,9 @@ def test_kb_validate_passes_and_reports_the_counts(capsys: pytest.CaptureFixture
     assert code == 0 and "is valid" in out and "rules" in out
 
 
-def test_kb_validate_on_broken_knowledge_exits_3_naming_file_rule_and_field(tmp_path: Path,
-                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_kb_validate_on_broken_knowledge_exits_3_naming_file_rule_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from knowledge.loader import KNOWLEDGE_DIR
 
     root = tmp_path / "knowledge"

@@ -50,7 +50,9 @@ def _both(case_data: dict[str, Any]) -> tuple[set[tuple[str, int, str]], set[tup
 def test_engine_and_reference_agree_on_every_vignette() -> None:
     for path in vignette_files():
         engine, reference = _both(load_vignette(path)["case"])
-        assert engine == reference, f"{path.stem}: engine-only {engine - reference}, reference-only {reference - engine}"
+        assert engine == reference, (
+            f"{path.stem}: engine-only {engine - reference}, reference-only {reference - engine}"
+        )
 
 
 @settings()

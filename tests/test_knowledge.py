@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from vignette_format import load_vignette, vignette_files
 
+from decision.case import Case
 from decision.compile import compile_knowledge
 from decision.evaluate import CaseEvaluator
 from decision.facts import build_contexts
-from decision.case import Case
 from decision.truth import Evaluator
 from knowledge.conditions import ParamRef, walk
 from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError, load_knowledge
@@ -96,13 +96,27 @@ def _with_fixture(tmp_path: Path, fixture: str) -> Path:
 
 BROKEN = {
     "rule-missing-source.yaml": ["rule-missing-source.yaml", "broken.no_source", "sources"],
-    "rule-unknown-field.yaml": ["broken.unknown_field", "symptoms.duraton_weeks", "did you mean 'symptoms.duration_weeks'"],
-    "rule-unknown-procedure-id.yaml": ["broken.unknown_procedure", "epidural_steroid_injections",
-                                       "did you mean 'epidural_steroid_injection'"],
+    "rule-unknown-field.yaml": [
+        "broken.unknown_field",
+        "symptoms.duraton_weeks",
+        "did you mean 'symptoms.duration_weeks'",
+    ],
+    "rule-unknown-procedure-id.yaml": [
+        "broken.unknown_procedure",
+        "epidural_steroid_injections",
+        "did you mean 'epidural_steroid_injection'",
+    ],
     "rule-threshold-without-source.yaml": ["broken.bare_threshold", "threshold 7 has no source"],
-    "rule-unknown-source-section.yaml": ["broken.bad_section", "no section 'contraindication'",
-                                         "did you mean 'contraindications'"],
-    "rule-unknown-param.yaml": ["broken.unknown_param", "esi_min_duration_week", "did you mean 'esi_min_duration_weeks'"],
+    "rule-unknown-source-section.yaml": [
+        "broken.bad_section",
+        "no section 'contraindication'",
+        "did you mean 'contraindications'",
+    ],
+    "rule-unknown-param.yaml": [
+        "broken.unknown_param",
+        "esi_min_duration_week",
+        "did you mean 'esi_min_duration_weeks'",
+    ],
     "rule-wrong-operator.yaml": ["broken.wrong_operator", "operator 'lt' does not apply to bool field"],
     "rule-syntax-error.yaml": ["rule-syntax-error.yaml", "not valid YAML", "line"],
     "rule-unknown-condition-key.yaml": ["broken.condition_key", "unknown condition keys ['every']"],

@@ -73,8 +73,13 @@ CONTRAINDICATING = [
     {"symptoms": {"cauda_equina_signs": True}},
     {"allergies": ["local_anaesthetic"]},
     {"medications": [{"name": "apixaban", "last_dose_hours_ago": 1}]},
-    {"prior_injections": [{"procedure": "epidural_steroid_injection", "region": r, "date": "2026-09-01",
-                           "steroid": True} for r in ("cervical", "thoracic", "lumbar", "sacral")] * 4},
+    {
+        "prior_injections": [
+            {"procedure": "epidural_steroid_injection", "region": r, "date": "2026-09-01", "steroid": True}
+            for r in ("cervical", "thoracic", "lumbar", "sacral")
+        ]
+        * 4
+    },
 ]
 
 
@@ -90,8 +95,9 @@ def _add(case: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 @SETTINGS
 @given(cases(), st.sampled_from(CONTRAINDICATING))
-def test_adding_a_contraindication_or_red_flag_never_improves_a_candidate(case: dict[str, Any],
-                                                                         extra: dict[str, Any]) -> None:
+def test_adding_a_contraindication_or_red_flag_never_improves_a_candidate(
+    case: dict[str, Any], extra: dict[str, Any]
+) -> None:
     evaluator = default_evaluator()
     _never_better(evaluator.evaluate(case), evaluator.evaluate(_add(case, extra)))
 

@@ -76,5 +76,7 @@ def check_report(report: Report, expect: dict[str, Any]) -> list[str]:
     if "red_flags" in expect and bool(report.red_flags) != expect["red_flags"]:
         failures.append(f"red_flags is {bool(report.red_flags)}, expected {expect['red_flags']}")
     if "no_guideline_applies" in expect and report.no_guideline_applies != expect["no_guideline_applies"]:
-        failures.append(f"no_guideline_applies is {report.no_guideline_applies}, expected {expect['no_guideline_applies']}")
+        failures.append(
+            f"no_guideline_applies is {report.no_guideline_applies}, expected {expect['no_guideline_applies']}"
+        )
     return failures
