@@ -45,7 +45,11 @@ def _sources(reason: Reason | Finding) -> str:
 
 
 def _reason_label(reason: Reason) -> str:
-    return {"not_met": "why not", "unknown": "undecided", "indication": "why"}.get(reason.kind, reason.kind)
+    if reason.kind == "restriction" and reason.status:
+        return "caution" if reason.status == "indicated_with_caution" else STATUS_LABEL[reason.status].lower()
+    return {"not_met": "why not", "unknown": "undecided", "indication": "why", "red_flag": "red flag"}.get(
+        reason.kind, reason.kind
+    )
 
 
 def to_text(report: Report) -> str:
