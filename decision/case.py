@@ -29,7 +29,7 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from knowledge.loader import did_you_mean, load_vocabulary
 from knowledge.schema import Vocabulary
 
-CASE_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True)
+CASE_CONFIG = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 MAX_LIST = 200
 
 
@@ -119,6 +119,34 @@ class Diagnosis(BaseModel):
     )
     levels: list[Level] | None = Field(default=None, max_length=12)
     side: SideId | None = None
+
+    @model_validator(mode="after")
+    def _region_and_levels_fit(self) -> Diagnosis:
+        vocab = vocabulary()
+        if self.condition is not None and self.region is not None:
+            allowed = vocab.conditions[self.condition].regions
+            if self.region not in allowed:
+                raise PydanticCustomError(
+                    "region_mismatch",
+                    "region '{region}' does not fit condition '{condition}'; expected one of: {expected}",
+                    {"region": self.region, "condition": self.condition, "expected": ", ".join(allowed)},
+                )
+        if self.region is not None and self.levels:
+            prefix = vocab.regions[self.region].level_prefix
+            for level in self.levels:
+                if prefix is None or prefix not in level:
+                    raise PydanticCustomError(
+                        "level_mismatch",
+                        "level '{level}' is not in region '{region}'{hint}",
+                        {
+                            "level": level,
+                            "region": self.region,
+                            "hint": f" (levels there include {prefix})"
+                            if prefix
+                            else " (levels are for spinal regions)",
+                        },
+                    )
+        return self
 
     @model_validator(mode="after")
     def _subtype_fits_condition(self) -> Diagnosis:
@@ -261,6 +289,16 @@ class Case(BaseModel):
     exam: Exam | None = None
     crps_criteria: CrpsCriteria | None = None
     policy: str | None = Field(default=None, max_length=50, description="Policy profile id; default clinic.")
+
+    @model_validator(mode="after")
+    def _male_not_pregnant(self) -> Case:
+        if self.sex == "male":
+            for name in ("pregnant", "breastfeeding"):
+                if getattr(self, name) is True:
+                    raise PydanticCustomError(
+                        "sex_contradiction", "{field} is true but sex is male; correct one of them", {"field": name}
+                    )
+        return self
 
     @model_validator(mode="after")
     def _no_dates_after_assessment(self) -> Case:

@@ -41,7 +41,7 @@ def _read_text(path: str) -> str:
     except OSError as exc:
         raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     if not text.strip():
@@ -52,14 +52,22 @@ def _read_text(path: str) -> str:
 def parse_document(text: str, name: str) -> Any:
     """JSON, or YAML for .yaml/.yml files; errors give the line and column."""
     if name.endswith((".yaml", ".yml")):
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InputError([f"{name}: not valid YAML: {exc}"]) from None
+        return _parse_yaml(text, name)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        if name == "-" and not text.lstrip().startswith(("{", "[")):
+            return _parse_yaml(text, name)  # stdin has no file name to tell YAML from JSON
         raise InputError([f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
+    except RecursionError:
+        raise InputError([f"{name}: nested too deeply to be a case"]) from None
+
+
+def _parse_yaml(text: str, name: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError([f"{name}: not valid YAML: {exc}"]) from None
     except RecursionError:
         raise InputError([f"{name}: nested too deeply to be a case"]) from None
 
@@ -96,6 +104,10 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cases(count: int) -> str:
+    return f"{count} case" if count == 1 else f"{count} cases"
+
+
 class _Progress:
     """A progress line on stderr, only when it is a terminal or asked for."""
 
@@ -111,15 +123,17 @@ class _Progress:
         self.last = now
         rate = done / max(now - self.started, 1e-9)
         end = "\n" if final else "\r"
-        print(f"  {done} cases, {failed} invalid, {rate:,.0f} cases/s", end=end, file=sys.stderr, flush=True)
+        print(f"  {_cases(done)}, {failed} invalid, {rate:,.0f} cases/s", end=end, file=sys.stderr, flush=True)
 
 
 def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     from decision.evaluate import InvalidCase, default_evaluator
 
     evaluator = default_evaluator()
+    if args.out not in (None, "-") and args.cases != "-" and Path(args.out).resolve() == Path(args.cases).resolve():
+        raise InputError([f"--out {args.out}: is the input file; writing it would destroy the cases"])
     source = sys.stdin.buffer if args.cases == "-" else _open_binary(args.cases)
-    sink = out if args.out in (None, "-") else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    sink = out if args.out in (None, "-") else _open_output(args.out)
     progress = _Progress(args.progress or (sys.stderr.isatty() and not os.environ.get("CI")))
     done = failed = 0
     try:
@@ -148,8 +162,19 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
         if source is not sys.stdin.buffer:
             source.close()
     progress.update(done, failed, final=True)
-    print(f"{done} cases: {done - failed} evaluated, {failed} invalid", file=sys.stderr)
+    print(f"{_cases(done)}: {done - failed} evaluated, {failed} invalid", file=sys.stderr)
     return EXIT_INPUT if failed else EXIT_OK
+
+
+def _open_output(path: str) -> Any:
+    try:
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115
+    except IsADirectoryError:
+        raise InputError([f"--out {path}: is a directory, expected a file name"]) from None
+    except FileNotFoundError:
+        raise InputError([f"--out {path}: its folder does not exist"]) from None
+    except OSError as exc:
+        raise InputError([f"--out {path}: cannot be written ({exc.strerror})"]) from None
 
 
 def _open_binary(path: str) -> Any:
@@ -157,6 +182,8 @@ def _open_binary(path: str) -> Any:
         return open(path, "rb")
     except FileNotFoundError:
         raise InputError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise InputError([f"{path}: is a directory, expected a JSONL file"]) from None
     except OSError as exc:
         raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
 
@@ -164,6 +191,8 @@ def _open_binary(path: str) -> Any:
 def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
     from decision.evaluate import CaseEvaluator
 
+    if args.root and not Path(args.root).is_dir():
+        raise InputError([f"--root {args.root}: no such folder"])
     knowledge = load_knowledge(Path(args.root) if args.root else None)
     evaluator = CaseEvaluator(knowledge)  # compiling checks every field and registers the rulesets
     engine_rules = sum(len(p.ruleset) for p in evaluator.policies.values())
@@ -189,14 +218,28 @@ def cmd_kb_show(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError([f"rule: unknown rule {args.rule!r}{did_you_mean(args.rule, knowledge.rule_index)}"])
     entry = found
     rule = entry.rule
-    out.write(f"{rule.id}: {rule.title}\nfile: knowledge/{entry.file}\n\n{' '.join(rule.statement.split())}\n\n")
+    from decision.evaluate import default_evaluator
+    from decision.verdict import params_used, rule_text
+
+    evaluator = default_evaluator()
+    policy_id = args.policy or knowledge.manifest.default_policy
+    if policy_id not in evaluator.policies:
+        from knowledge.loader import did_you_mean
+
+        raise InputError([f"--policy: unknown policy {policy_id!r}{did_you_mean(policy_id, evaluator.policies)}"])
+    words = rule_text(rule, evaluator.policies[policy_id])
+    out.write(f"{rule.id}: {words.title}\nfile: knowledge/{entry.file}\n\n{words.statement}\n\n")
     out.write(f"evidence: {rule.evidence}\n")
     if rule.recheck:
         out.write("recheck: rests on a recalled figure; re-check the source before relying on it\n")
     out.write("sources:\n")
     for ref in rule.sources:
         out.write(f"  - {ref}: {knowledge.source_label(ref)}\n")
-    out.write(f"policies: {', '.join(rule.policies) if rule.policies else 'all'}\n")
+    out.write(f"policies: {', '.join(rule.policies) if rule.policies else 'all'} (figures shown: policy {policy_id})\n")
+    params = knowledge.params_for(policy_id)
+    for name in sorted(params_used(rule) & set(params)):
+        param = params[name]
+        out.write(f"  {name} = {param.value} {param.unit}: {param.question} [{param.source}]\n")
     raw = yaml.safe_load((knowledge.root / entry.file).read_text(encoding="utf-8"))
     source_rule = next(r for r in raw["rules"] if r.get("id") == rule.id)
     out.write("\nwhen/then as written:\n")
@@ -246,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_kb_validate)
     show = kb_sub.add_parser("show", help="list the rules, or show one")
     show.add_argument("rule", nargs="?")
+    show.add_argument("--policy", help="show the figures of this policy (default: the knowledge's default)")
     show.set_defaults(func=cmd_kb_show)
 
     schema = sub.add_parser("schema", help="JSON Schema of the case or the report")

@@ -6,6 +6,8 @@ and every evaluation reuses the registered rulesets (per-case ruleset work would
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -38,17 +40,43 @@ class InvalidCase(ValueError):
         super().__init__("invalid case:\n" + "\n".join(f"  - {p}" for p in problems))
 
 
+_SELF_EXPLAINING = {
+    "unknown_id",
+    "unknown_subtype",
+    "date_after_assessment",
+    "exam_count",
+    "date_format",
+    "date_type",
+    "region_mismatch",
+    "level_mismatch",
+    "sex_contradiction",
+}
+
+
+def _shown(value: Any) -> str:
+    """A given value as the user wrote it (JSON words), never a Python repr."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= 80 else text[:77] + "..."
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "a " + type(value).__name__.replace("datetime", "date and time")
+
+
 def validation_problems(error: ValidationError) -> list[str]:
     """Pydantic errors as "field: what was expected (got ...)" lines a clinician can act on."""
     lines = []
     for err in error.errors(include_url=False):
         path = ".".join(str(p) for p in err["loc"]) or "(case)"
-        message = err["msg"]
+        message = re.sub(r" or instance of \w+", "", err["msg"])
         if err["type"] == "extra_forbidden":
             message = "unknown field (not part of the case format)"
-        elif err["type"] not in ("unknown_id", "unknown_subtype", "date_after_assessment", "exam_count"):
-            got = repr(err.get("input"))
-            message = f"{message} (got {got[:80]})"
+        elif err["type"] in ("finite_number",):
+            message = "expected a finite number"
+        elif err["type"] not in _SELF_EXPLAINING:
+            message = f"{message} (got {_shown(err.get('input'))})"
         lines.append(f"{path}: {message}")
     return lines
 

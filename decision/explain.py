@@ -39,8 +39,13 @@ def _guidance(candidate: ReportCandidate) -> str:
     return ", ".join(vocab.guidance[g].label for g in candidate.guidance) or "-"
 
 
+def _one_line(text: str | None) -> str:
+    """Case-supplied text (an id) shown on one line, so it cannot forge report headings."""
+    return " ".join((text or "(no id)").split())
+
+
 def _sources(reason: Reason | Finding) -> str:
-    mark = " (figure to re-check)" if reason.recheck else ""
+    mark = " (re-check against the source)" if reason.recheck else ""
     return f"[{'; '.join(reason.sources)}]{mark}"
 
 
@@ -54,7 +59,7 @@ def _reason_label(reason: Reason) -> str:
 
 def to_text(report: Report) -> str:
     lines = [
-        f"spine-cds report for case {report.case_id or '(no id)'}",
+        f"spine-cds report for case {_one_line(report.case_id)}",
         f"policy: {report.policy} ({report.policy_title}); knowledge {report.knowledge_version} "
         f"#{report.knowledge_hash[:12]}; engine {report.engine_version}",
         "",
@@ -96,7 +101,7 @@ def _md_escape(text: str) -> str:
 
 def to_markdown(report: Report) -> str:
     out = [
-        f"# spine-cds report: {report.case_id or '(no id)'}",
+        f"# spine-cds report: {_one_line(report.case_id)}",
         "",
         f"Policy **{report.policy}** ({report.policy_title}) · knowledge {report.knowledge_version} "
         f"`{report.knowledge_hash[:12]}` · engine {report.engine_version}",
@@ -118,7 +123,7 @@ def to_markdown(report: Report) -> str:
         for cand in report.candidates:
             out += [f"### {candidate_title(cand)}: {STATUS_LABEL[cand.status].lower()}", ""]
             for reason in cand.reasons:
-                recheck = " *(figure to re-check)*" if reason.recheck else ""
+                recheck = " *(re-check against the source)*" if reason.recheck else ""
                 out.append(
                     f"- {_reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
                     f"({'; '.join(reason.sources)}){recheck}"

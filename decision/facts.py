@@ -9,6 +9,8 @@ as "false" and that would turn "not asked" into "no".
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +72,8 @@ CONTEXT_FIELD_ORIGIN = {
     "candidate.region": "diagnoses.region",
     "candidate.bleeding_risk": "diagnoses.region",
     "diagnosis.level_count": "diagnoses.levels",
+    "medications.drug_class": "medications.name",
+    "medications.recognised": "medications.name",
 }
 
 
@@ -110,27 +114,50 @@ def _case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, A
     return values, lists
 
 
-def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowledge) -> list[dict[str, Any]] | None:
-    """Brand names to generic names, and the drug class, from the vocabulary."""
-    if items is None:
-        return None
+def _medication_aliases(knowledge: Knowledge) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for name, listed in knowledge.vocabulary.medications.items():
         aliases[name] = name
         for alias in listed.aliases:
             aliases[alias] = name
+    return aliases
+
+
+def identify_medication(written: str, aliases: dict[str, str]) -> tuple[str | None, bool]:
+    """(generic name, ambiguous) for a name as written.
+
+    "Xarelto 20mg" is read by its words; a name that only resembles a listed drug ("warfrin") is
+    ambiguous: the drug is then unknown, so every hold rule asks rather than passes.
+    """
+    if written in aliases:
+        return aliases[written], False
+    words = [w for w in re.split(r"[^a-z]+", written) if w]
+    found = {aliases[w] for w in words if w in aliases}
+    if len(found) == 1:
+        return found.pop(), False
+    if found:
+        return None, True
+    candidates = [written, *words]
+    close = [c for c in candidates if difflib.get_close_matches(c, list(aliases), n=1, cutoff=0.8)]
+    return None, bool(close)
+
+
+def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowledge) -> list[dict[str, Any]] | None:
+    """Brand names to generic names, and the drug class, from the vocabulary."""
+    if items is None:
+        return None
+    aliases = _medication_aliases(knowledge)
     out = []
     for item in items:
-        generic = aliases.get(item["name"])
+        generic, ambiguous = identify_medication(item["name"], aliases)
         term: MedicationTerm | None = knowledge.vocabulary.medications.get(generic) if generic else None
-        out.append(
-            {
-                **item,
-                "name": generic or item["name"],
-                "drug_class": term.drug_class if term else UNCLASSIFIED,
-                "recognised": term is not None,
-            }
-        )
+        if ambiguous:
+            name: Any = None  # which drug this is, is unknown
+            drug_class: Any = None
+        else:
+            name = generic or item["name"]
+            drug_class = term.drug_class if term else UNCLASSIFIED
+        out.append({**item, "name": name, "drug_class": drug_class, "recognised": term is not None})
     return out
 
 

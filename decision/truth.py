@@ -186,7 +186,7 @@ class Evaluator:
             return self._unknown_item_fields(list_name, node.item, item)
         assert isinstance(node, Compare)
         if item.get(node.field) is None:
-            return [f"{list_name}.{node.field}"]
+            return [case_path(f"{list_name}.{node.field}")]
         if node.op == "same_as":
             return [case_path(str(node.value))]
         return ["assessment_date"]

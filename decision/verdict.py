@@ -26,7 +26,7 @@ from decision.report import (
     status_rank,
 )
 from decision.truth import Evaluator, dedupe
-from knowledge.conditions import AllOf, Compare, ConditionNode
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule
 
@@ -67,14 +67,19 @@ class RuleText:
     recheck: bool
 
 
-def rule_text(rule: Rule, policy: CompiledPolicy) -> RuleText:
-    values = _Params({name: _format_number(p.value) for name, p in policy.params.items()})
-    used = {
+def params_used(rule: Rule) -> set[str]:
+    """Policy params a rule compares with or quotes in its words."""
+    return {
         name
         for text in (rule.title, rule.statement, rule.then.text)
         for _, name, _, _ in string.Formatter().parse(text)
         if name
     } | _params_in(rule.when)
+
+
+def rule_text(rule: Rule, policy: CompiledPolicy) -> RuleText:
+    values = _Params({name: _format_number(p.value) for name, p in policy.params.items()})
+    used = params_used(rule)
     sources = list(rule.sources) + [policy.params[name].source for name in sorted(used) if name in policy.params]
     return RuleText(
         title=rule.title.format_map(values),
@@ -124,6 +129,10 @@ def targets_procedure(node: ConditionNode, procedure: str) -> bool:
 
 def describe(node: ConditionNode) -> str:
     """A short plain rendering of a condition part, for "not met" explanations."""
+    if isinstance(node, AnyOf):
+        return "one of (" + "; ".join(describe(n) for n in node.items) + ")"
+    if isinstance(node, AllOf):
+        return "all of (" + "; ".join(describe(n) for n in node.items) + ")"
     if isinstance(node, Compare):
         value = node.value
         shown = getattr(value, "param", None) or (", ".join(map(str, value)) if isinstance(value, tuple) else value)
@@ -218,12 +227,12 @@ class VerdictBuilder:
             else:
                 fields = dedupe(evaluator.unknown_fields(rule.when))
                 changes_status = bool(then.indicate or then.status or then.red_flag)
-                if changes_status and relevant:
-                    status = worst(status, "needs_information")
-                for path in fields:
-                    missing.append((path, compiled))
+                if changes_status:
+                    if relevant:
+                        status = worst(status, "needs_information")
+                    missing.extend((path, compiled) for path in fields)
                 title = self.texts[rule.id].title
-                text = f"Cannot be decided yet ({title}): the answer to {', '.join(fields)} is needed."
+                text = f"Undecided until answered ({', '.join(fields)}): {title}."
                 reasons.append(
                     self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
                 )
@@ -231,7 +240,7 @@ class VerdictBuilder:
             reasons = [r for r in reasons if r.kind in ("restriction",) and r.status == "not_indicated"]
             reasons += self._why_not(context, evaluator)
         reasons.sort(key=lambda r: (_KIND_ORDER[r.kind], r.rule_id))
-        guidance = self._guidance(guidance_rules) if status != "not_indicated" else []
+        guidance = self._guidance(guidance_rules) if status not in ("not_indicated", "contraindicated") else []
         return _Outcome(context, status, reasons, guidance, relevant, missing)
 
     def _why_not(self, context: Context, evaluator: Evaluator) -> list[Reason]:
@@ -336,7 +345,8 @@ class VerdictBuilder:
                     reasons=best.reasons,
                 )
             )
-        merged.sort(key=lambda c: (status_rank(c.status), c.procedure, c.approach or "", c.region or ""))
+        position = {(o.procedure, o.approach): i for i, o in enumerate(self.knowledge.options)}
+        merged.sort(key=lambda c: (status_rank(c.status), position.get((c.procedure, c.approach), 0), c.region or ""))
         return merged
 
     def _findings(
@@ -375,19 +385,27 @@ class VerdictBuilder:
     def _missing(
         self, outcomes: list[_Outcome], case_fired: list[tuple[CompiledRule, str]], case_evaluator: Evaluator
     ) -> list[MissingInformation]:
-        pairs: set[tuple[str, str]] = set()
+        """One entry per field to ask, from the first rule (in knowledge order) that needs it."""
+        needed: dict[str, CompiledRule] = {}
+
+        def need(path: str, compiled: CompiledRule) -> None:
+            if path not in needed or compiled.entry.order < needed[path].entry.order:
+                needed[path] = compiled
+
         for compiled, truth in case_fired:
-            if truth == "U":
+            then = compiled.entry.rule.then
+            if truth == "U" and (then.indicate or then.status or then.red_flag):
                 for path in case_evaluator.unknown_fields(compiled.entry.rule.when):
-                    pairs.add((path, compiled.entry.rule.id))
-            for path in compiled.entry.rule.then.require if truth == "T" else ():
-                pairs.add((path, compiled.entry.rule.id))
+                    need(path, compiled)
+            for path in then.require if truth == "T" else ():
+                need(path, compiled)
         for outcome in outcomes:
             if outcome.relevant:
-                pairs.update((path, compiled.entry.rule.id) for path, compiled in outcome.missing)
+                for path, compiled in outcome.missing:
+                    need(path, compiled)
         return [
-            MissingInformation(field=path, why=self.texts[rule_id].statement, rule_id=rule_id)
-            for path, rule_id in sorted(pairs)
+            MissingInformation(field=path, why=self.texts[c.entry.rule.id].statement, rule_id=c.entry.rule.id)
+            for path, c in sorted(needed.items())
         ]
 
     def _no_guideline_reason(self, contexts: list[Context]) -> str | None:

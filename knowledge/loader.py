@@ -275,6 +275,9 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         index[entry.rule.id] = entry
 
     if vocab is not None:
+        for name, term in vocab.conditions.items():
+            for region in term.regions:
+                _check_id(region, vocab.regions, "region", f"vocabulary.yaml: conditions.{name}.regions", problems)
         for name, med in vocab.medications.items():
             _check_id(
                 med.drug_class,

@@ -30,6 +30,20 @@ class Term(BaseModel):
     description: str = ""
 
 
+class ConditionTerm(BaseModel):
+    model_config = STRICT
+    label: str
+    regions: tuple[str, ...]
+    description: str = ""
+
+
+class RegionTerm(BaseModel):
+    model_config = STRICT
+    label: str
+    level_prefix: str | None = None
+    description: str = ""
+
+
 class MedicationTerm(BaseModel):
     """A drug the knowledge recognises; `drug_class` lets rules speak of classes."""
 
@@ -43,8 +57,8 @@ class Vocabulary(BaseModel):
     """Every id a case or a rule may use. Case validation and rule validation both read it."""
 
     model_config = STRICT
-    conditions: dict[str, Term]
-    regions: dict[str, Term]
+    conditions: dict[str, ConditionTerm]
+    regions: dict[str, RegionTerm]
     subtypes: dict[str, tuple[str, ...]]
     sides: dict[str, Term]
     sexes: dict[str, Term]

@@ -24,15 +24,24 @@ def _past_date() -> st.SearchStrategy[str]:
     return st.integers(min_value=0, max_value=800).map(lambda d: (ASSESSED - dt.timedelta(days=d)).isoformat())
 
 
+LEVELS = ["C5-C6", "C6-C7", "C7-T1", "T11-T12", "T12-L1", "L3-L4", "L4-L5", "L5-S1"]
+
+
 @st.composite
 def diagnoses(draw: st.DrawFn) -> dict[str, Any]:
+    """A diagnosis whose region fits its condition and whose levels lie in its region."""
+    vocab = vocabulary()
     condition = draw(_maybe(_ids("conditions")))
-    subtypes = vocabulary().subtypes.get(condition or "", ())
+    regions = sorted(vocab.conditions[condition].regions) if condition else sorted(vocab.regions)
+    region = draw(_maybe(st.sampled_from(regions)))
+    prefix = vocab.regions[region].level_prefix if region else None
+    fitting = [lvl for lvl in LEVELS if prefix is None or prefix in lvl] if (region is None or prefix) else []
+    subtypes = vocab.subtypes.get(condition or "", ())
     return {
         "condition": condition,
-        "region": draw(_maybe(_ids("regions"))),
+        "region": region,
         "subtype": draw(_maybe(st.sampled_from(subtypes))) if subtypes else None,
-        "levels": draw(_maybe(st.lists(st.sampled_from(["C5-C6", "C6-C7", "L3-L4", "L4-L5", "L5-S1"]), max_size=3))),
+        "levels": draw(_maybe(st.lists(st.sampled_from(fitting), max_size=3))) if fitting else None,
         "side": draw(_maybe(_ids("sides"))),
     }
 
@@ -45,13 +54,15 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     """A valid case; any field may be unknown (None)."""
     hours = st.floats(min_value=0, max_value=400, allow_nan=False).map(lambda h: round(h))
     positive = draw(_maybe(st.integers(0, 6)))
+    sex = draw(_maybe(_ids("sexes")))
+    pregnancy = st.sampled_from([None, False]) if sex == "male" else _maybe(st.booleans())
     return {
         "case_id": "generated",
         "assessment_date": ASSESSED.isoformat(),
         "age": draw(_maybe(st.integers(16, 95))),
-        "sex": draw(_maybe(_ids("sexes"))),
-        "pregnant": draw(_maybe(st.booleans())),
-        "breastfeeding": draw(_maybe(st.booleans())),
+        "sex": sex,
+        "pregnant": draw(pregnancy),
+        "breastfeeding": draw(pregnancy),
         "diagnoses": draw(_maybe(st.lists(diagnoses(), max_size=2))),
         "symptoms": draw(
             _maybe(

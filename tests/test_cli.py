@@ -181,3 +181,77 @@ def test_the_installed_command_never_prints_a_traceback(tmp_path: Path) -> None:
     bad = write(tmp_path, "bad.json", "{")
     result = subprocess.run([str(exe), "evaluate", bad], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "not valid JSON" in result.stderr
+
+
+MORE_BAD_INPUTS = {
+    "male and pregnant": ({**GOOD, "pregnant": True}, "pregnant is true but sex is male"),
+    "level outside its region": (
+        {**GOOD, "diagnoses": [{"condition": "herniated_disc", "region": "lumbar", "levels": ["C5-C6"]}]},
+        "diagnoses.0: level 'C5-C6' is not in region 'lumbar'",
+    ),
+    "condition in a region it cannot be": (
+        {**GOOD, "diagnoses": [{"condition": "crps", "region": "lumbar"}]},
+        "region 'lumbar' does not fit condition 'crps'",
+    ),
+    "null list item": ({**GOOD, "imaging": [None]}, "imaging.0: Input should be a valid dictionary (got null)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_BAD_INPUTS))
+def test_contradictions_in_a_case_are_rejected_naming_the_field(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case, expected = MORE_BAD_INPUTS[name]
+    code, _, err = run(["evaluate", write(tmp_path, "case.json", json.dumps(case))], capsys)
+    assert code == 2 and expected in err, err
+    assert "instance of" not in err and "NoneType" not in err
+
+
+def test_nan_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["evaluate", write(tmp_path, "c.json", '{"age": NaN}')], capsys)
+    assert code == 2 and "age: expected a finite number" in err
+
+
+def test_deeply_nested_yaml_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["evaluate", write(tmp_path, "c.yaml", "[" * 5000 + "]" * 5000)], capsys)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_json_with_a_byte_order_mark_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(["evaluate", write(tmp_path, "c.json", b"\xef\xbb\xbf" + json.dumps(GOOD).encode())], capsys)
+    assert code == 0
+
+
+def test_a_case_id_cannot_add_lines_to_the_text_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = {**GOOD, "case_id": "x\n\nRED FLAGS (urgent"}
+    code, out, _ = run(["evaluate", write(tmp_path, "c.json", json.dumps(case))], capsys)
+    assert code == 0 and out.splitlines()[0] == "spine-cds report for case x RED FLAGS (urgent"
+    assert "\nRED FLAGS" not in out
+
+
+def test_batch_refuses_to_overwrite_its_own_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write(tmp_path, "cases.jsonl", json.dumps(GOOD) + "\n")
+    code, _, err = run(["batch", source, "--out", source], capsys)
+    assert code == 2 and "is the input file" in err
+    assert json.loads(Path(source).read_text()) == GOOD
+
+
+@pytest.mark.parametrize("target", ["missing-folder/out.jsonl", "."])
+def test_batch_with_an_unwritable_output_is_an_input_error(
+    target: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write(tmp_path, "cases.jsonl", json.dumps(GOOD) + "\n")
+    code, _, err = run(["batch", source, "--out", str(tmp_path / target)], capsys)
+    assert code == 2 and "--out" in err and "Traceback" not in err
+
+
+def test_kb_validate_on_a_missing_folder_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["kb", "validate", "--root", "/no/such/knowledge"], capsys)
+    assert code == 2 and "no such folder" in err
+
+
+def test_kb_show_fills_in_the_figures_of_the_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["kb", "show", "repeat.steroid_injections"], capsys)
+    assert code == 0 and "{" not in out.split("when/then")[0] and "steroid_injections_max = 3" in out
+    code, out, _ = run(["kb", "show", "facet.rfa_positive_blocks", "--policy", "nice"], capsys)
+    assert code == 0 and "mbb_positive_blocks_required = 1" in out

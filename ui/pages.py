@@ -55,7 +55,7 @@ def show_report(report: Report) -> None:
             label = "why not" if candidate.status == "not_indicated" else "why"
             with st.expander(label, expanded=candidate.status != "not_indicated"):
                 for reason in candidate.reasons:
-                    recheck = " *(figure to re-check)*" if reason.recheck else ""
+                    recheck = " *(re-check against the source)*" if reason.recheck else ""
                     st.markdown(f"- {reason.text} — `{reason.rule_id}` ({'; '.join(reason.sources)}){recheck}")
     for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
         if findings:
