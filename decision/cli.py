@@ -168,7 +168,7 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
 
 def _open_output(path: str) -> Any:
     try:
-        return open(path, "w", encoding="utf-8")  # noqa: SIM115
+        return open(path, "w", encoding="utf-8")
     except IsADirectoryError:
         raise InputError([f"--out {path}: is a directory, expected a file name"]) from None
     except FileNotFoundError:
