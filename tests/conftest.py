@@ -11,3 +11,9 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("fast", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(__import__("os").environ.get("SPINE_CDS_HYPOTHESIS", "fast"))
+
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+# The app's store in tests: a throwaway SQLite file, never the developer's own.
+os.environ.setdefault("SPINE_CDS_DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='spine-cds-test-')}/store.sqlite")

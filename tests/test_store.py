@@ -106,8 +106,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on loopback, when the server binaries are installed."""
-    bindir = next((p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-                   if (p / "initdb").exists()), None) if Path("/usr/lib/postgresql").exists() else None
+    bindir = (
+        next(
+            (p for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True) if (p / "initdb").exists()),
+            None,
+        )
+        if Path("/usr/lib/postgresql").exists()
+        else None
+    )
     if bindir is None:
         pytest.skip("PostgreSQL server binaries are not installed (apt package postgresql); SQLite path tested")
     runner: list[str] = []
@@ -119,17 +125,23 @@ def postgres_url() -> Iterator[str]:
     if runner:
         shutil.chown(data, "postgres")
     port = _free_port()
-    subprocess.run([*runner, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "spine"],
-                   check=True, capture_output=True)
-    server = subprocess.Popen([*runner, str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                               "-k", str(data), "-h", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [*runner, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "spine"],
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [*runner, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data), "-h", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"postgresql+psycopg://spine@127.0.0.1:{port}/postgres"
     try:
         for _ in range(100):
             try:
                 CaseStore(url)
                 break
-            except Exception:  # noqa: BLE001 - not accepting connections yet
+            except Exception:
                 time.sleep(0.1)
         yield url
     finally:

@@ -42,7 +42,8 @@ GENESIS = "0" * 64
 
 metadata = MetaData()
 cases_table = Table(
-    "cases", metadata,
+    "cases",
+    metadata,
     Column("id", String(40), primary_key=True),
     Column("title", String(300), nullable=False),
     Column("source", String(20), nullable=False),
@@ -54,7 +55,8 @@ cases_table = Table(
     Column("knowledge_version", String(40), nullable=False),
 )
 decisions_table = Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("case_id", String(40), nullable=False, index=True),
     Column("decided_at", DateTime(timezone=True), nullable=False),
@@ -65,7 +67,8 @@ decisions_table = Table(
     Column("knowledge_version", String(40), nullable=False),
 )
 audit_table = Table(
-    "audit", metadata,
+    "audit",
+    metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("case_id", String(40), nullable=False, index=True),
     Column("at", DateTime(timezone=True), nullable=False),
@@ -122,11 +125,19 @@ def database_url() -> str:
     return os.environ.get("SPINE_CDS_DATABASE_URL") or f"sqlite:///{DEFAULT_PATH}"
 
 
-def _entry_hash(prev_hash: str, case_id: str, at: dt.datetime, who: str, action: str,
-                details: dict[str, Any], knowledge_version: str) -> str:
+def _entry_hash(
+    prev_hash: str,
+    case_id: str,
+    at: dt.datetime,
+    who: str,
+    action: str,
+    details: dict[str, Any],
+    knowledge_version: str,
+) -> str:
     payload = json.dumps(
         [prev_hash, case_id, _utc(at).isoformat(), who, action, details, knowledge_version],
-        sort_keys=True, separators=(",", ":"),
+        sort_keys=True,
+        separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -153,20 +164,40 @@ class CaseStore:
         metadata.create_all(self.engine)
 
     # -- cases ------------------------------------------------------------------------------
-    def save_case(self, case: dict[str, Any], report: Report, title: str, who: str,
-                  source: str = "clinician", case_id: str | None = None) -> str:
+    def save_case(
+        self,
+        case: dict[str, Any],
+        report: Report,
+        title: str,
+        who: str,
+        source: str = "clinician",
+        case_id: str | None = None,
+    ) -> str:
         new_id = case_id or secrets.token_urlsafe(12)
         conditions = sorted({d.get("condition") or "unknown" for d in case.get("diagnoses") or []})
         best = report.candidates[0].status if report.candidates else "not_indicated"
         with self.engine.begin() as conn:
-            conn.execute(insert(cases_table).values(
-                id=new_id, title=title[:300] or "(untitled)", source=source, created_at=_now(),
-                case_json=case, report_json=json.loads(report.model_dump_json()), best_status=best,
-                conditions=", ".join(conditions), knowledge_version=report.knowledge_version,
-            ))
-            self._append_audit(conn, new_id, who, "case saved",
-                               {"title": title, "best_status": best, "policy": report.policy},
-                               report.knowledge_version)
+            conn.execute(
+                insert(cases_table).values(
+                    id=new_id,
+                    title=title[:300] or "(untitled)",
+                    source=source,
+                    created_at=_now(),
+                    case_json=case,
+                    report_json=json.loads(report.model_dump_json()),
+                    best_status=best,
+                    conditions=", ".join(conditions),
+                    knowledge_version=report.knowledge_version,
+                )
+            )
+            self._append_audit(
+                conn,
+                new_id,
+                who,
+                "case saved",
+                {"title": title, "best_status": best, "policy": report.policy},
+                report.knowledge_version,
+            )
         return new_id
 
     def seed_demo_cases(self, demos: dict[str, dict[str, Any]], evaluate: Any) -> int:
@@ -186,8 +217,9 @@ class CaseStore:
             row = conn.execute(select(cases_table).where(cases_table.c.id == case_id)).first()
         return self._case(row) if row else None
 
-    def list_cases(self, status: str | None = None, condition: str | None = None,
-                   since: dt.date | None = None) -> list[StoredCase]:
+    def list_cases(
+        self, status: str | None = None, condition: str | None = None, since: dt.date | None = None
+    ) -> list[StoredCase]:
         query = select(cases_table).order_by(cases_table.c.created_at.desc(), cases_table.c.id)
         if status:
             query = query.where(cases_table.c.best_status == status)
@@ -201,13 +233,20 @@ class CaseStore:
     @staticmethod
     def _case(row: Any) -> StoredCase:
         return StoredCase(
-            id=row.id, title=row.title, source=row.source, created_at=_utc(row.created_at), case=row.case_json,
-            report=Report.model_validate(row.report_json), best_status=row.best_status, conditions=row.conditions,
+            id=row.id,
+            title=row.title,
+            source=row.source,
+            created_at=_utc(row.created_at),
+            case=row.case_json,
+            report=Report.model_validate(row.report_json),
+            best_status=row.best_status,
+            conditions=row.conditions,
         )
 
     # -- decisions --------------------------------------------------------------------------
-    def record_decision(self, case_id: str, procedure: str, decided_by: str,
-                        override_reason: str | None = None) -> Decision:
+    def record_decision(
+        self, case_id: str, procedure: str, decided_by: str, override_reason: str | None = None
+    ) -> Decision:
         """The meeting's decision; an override reason is required when it differs from the engine's."""
         stored = self.get_case(case_id)
         if stored is None:
@@ -220,18 +259,35 @@ class CaseStore:
             raise StoreError(
                 f"the decision ({procedure}) differs from the engine's ({engine_status}); give an override reason"
             )
-        decided = Decision(case_id=case_id, decided_at=_now(), decided_by=decided_by.strip(), procedure=procedure,
-                           engine_status=engine_status, override_reason=reason,
-                           knowledge_version=stored.report.knowledge_version)
+        decided = Decision(
+            case_id=case_id,
+            decided_at=_now(),
+            decided_by=decided_by.strip(),
+            procedure=procedure,
+            engine_status=engine_status,
+            override_reason=reason,
+            knowledge_version=stored.report.knowledge_version,
+        )
         with self.engine.begin() as conn:
-            conn.execute(insert(decisions_table).values(
-                case_id=case_id, decided_at=decided.decided_at, decided_by=decided.decided_by,
-                procedure=procedure, engine_status=engine_status, override_reason=reason,
-                knowledge_version=decided.knowledge_version,
-            ))
-            self._append_audit(conn, case_id, decided.decided_by, "decision recorded",
-                               {"procedure": procedure, "engine_status": engine_status, "override_reason": reason},
-                               decided.knowledge_version)
+            conn.execute(
+                insert(decisions_table).values(
+                    case_id=case_id,
+                    decided_at=decided.decided_at,
+                    decided_by=decided.decided_by,
+                    procedure=procedure,
+                    engine_status=engine_status,
+                    override_reason=reason,
+                    knowledge_version=decided.knowledge_version,
+                )
+            )
+            self._append_audit(
+                conn,
+                case_id,
+                decided.decided_by,
+                "decision recorded",
+                {"procedure": procedure, "engine_status": engine_status, "override_reason": reason},
+                decided.knowledge_version,
+            )
         return decided
 
     @staticmethod
@@ -245,8 +301,11 @@ class CaseStore:
 
     @staticmethod
     def _indicated(report: Report) -> list[str]:
-        return [candidate_label(c.procedure, c.approach, c.region) for c in report.candidates
-                if c.status in ("indicated", "indicated_with_caution")]
+        return [
+            candidate_label(c.procedure, c.approach, c.region)
+            for c in report.candidates
+            if c.status in ("indicated", "indicated_with_caution")
+        ]
 
     @staticmethod
     def differs_from_engine(report: Report, procedure: str) -> bool:
@@ -260,32 +319,61 @@ class CaseStore:
         if case_id:
             query = query.where(decisions_table.c.case_id == case_id)
         with self.engine.connect() as conn:
-            return [Decision(case_id=r.case_id, decided_at=_utc(r.decided_at), decided_by=r.decided_by,
-                             procedure=r.procedure, engine_status=r.engine_status, override_reason=r.override_reason,
-                             knowledge_version=r.knowledge_version) for r in conn.execute(query)]
+            return [
+                Decision(
+                    case_id=r.case_id,
+                    decided_at=_utc(r.decided_at),
+                    decided_by=r.decided_by,
+                    procedure=r.procedure,
+                    engine_status=r.engine_status,
+                    override_reason=r.override_reason,
+                    knowledge_version=r.knowledge_version,
+                )
+                for r in conn.execute(query)
+            ]
 
     # -- audit ------------------------------------------------------------------------------
-    def _append_audit(self, conn: Any, case_id: str, who: str, action: str, details: dict[str, Any],
-                      knowledge_version: str) -> None:
+    def _append_audit(
+        self, conn: Any, case_id: str, who: str, action: str, details: dict[str, Any], knowledge_version: str
+    ) -> None:
         if conn.dialect.name == "postgresql":  # one writer extends the chain at a time
             conn.execute(text("LOCK TABLE audit IN SHARE ROW EXCLUSIVE MODE"))
         last = conn.execute(select(audit_table.c.hash).order_by(audit_table.c.seq.desc()).limit(1)).first()
         prev = last[0] if last else GENESIS
         at = _now()
         digest = _entry_hash(prev, case_id, at, who, action, details, knowledge_version)
-        conn.execute(insert(audit_table).values(
-            case_id=case_id, at=at, who=who, action=action, details=details,
-            knowledge_version=knowledge_version, prev_hash=prev, hash=digest,
-        ))
+        conn.execute(
+            insert(audit_table).values(
+                case_id=case_id,
+                at=at,
+                who=who,
+                action=action,
+                details=details,
+                knowledge_version=knowledge_version,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
 
     def audit_trail(self, case_id: str | None = None) -> list[AuditEntry]:
         query = select(audit_table).order_by(audit_table.c.seq)
         if case_id:
             query = query.where(audit_table.c.case_id == case_id)
         with self.engine.connect() as conn:
-            return [AuditEntry(seq=r.seq, case_id=r.case_id, at=_utc(r.at), who=r.who, action=r.action,
-                               details=r.details, knowledge_version=r.knowledge_version, prev_hash=r.prev_hash,
-                               hash=r.hash) for r in conn.execute(query)]
+            return [
+                AuditEntry(
+                    seq=r.seq,
+                    case_id=r.case_id,
+                    at=_utc(r.at),
+                    who=r.who,
+                    action=r.action,
+                    details=r.details,
+                    knowledge_version=r.knowledge_version,
+                    prev_hash=r.prev_hash,
+                    hash=r.hash,
+                )
+                for r in conn.execute(query)
+            ]
 
     def verify_audit(self) -> list[str]:
         """Every break in the chain: an edited entry no longer matches its hash, a deleted one breaks the link."""
@@ -294,8 +382,15 @@ class CaseStore:
         for entry in self.audit_trail():
             if entry.prev_hash != prev:
                 problems.append(f"entry {entry.seq}: does not follow the previous entry (one was removed or reordered)")
-            expected = _entry_hash(entry.prev_hash, entry.case_id, entry.at, entry.who, entry.action,
-                                   entry.details, entry.knowledge_version)
+            expected = _entry_hash(
+                entry.prev_hash,
+                entry.case_id,
+                entry.at,
+                entry.who,
+                entry.action,
+                entry.details,
+                entry.knowledge_version,
+            )
             if expected != entry.hash:
                 problems.append(f"entry {entry.seq}: its content was changed after it was written")
             prev = entry.hash

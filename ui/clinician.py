@@ -1,0 +1,183 @@
+"""Clinician: assess a case, answer what is missing, ask "what if", save, share and export."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import streamlit as st
+import yaml
+
+from decision.diff import report_diff
+from decision.evaluate import InvalidCase
+from decision.explain import to_markdown
+from decision.fields import field_catalogue
+from decision.report import Report
+from ui.case_form import case_form
+from ui.components import demos, evaluator, show_report, store
+from ui.export import report_pdf
+
+CURRENT = "current_case"
+
+
+def _set_path(case: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of the case with one dotted field set (sub-objects created as needed)."""
+    out = copy.deepcopy(case)
+    head, _, tail = path.partition(".")
+    if tail:
+        out[head] = {**(out.get(head) or {}), tail: value}
+    else:
+        out[head] = value
+    return out
+
+
+def _answer_widget(path: str, key: str) -> tuple[bool, Any]:
+    """A widget for one scalar case field, typed from the case model. Returns (answered, value)."""
+    spec = field_catalogue().scalars.get(path)
+    if spec is None:
+        return False, None
+    if spec.kind == "bool":
+        picked = st.radio(path, ["Unknown", "Yes", "No"], key=key, horizontal=True)
+        return picked != "Unknown", picked == "Yes"
+    if spec.kind == "enum":
+        picked = st.selectbox(path, ["(unknown)", *spec.choices], key=key)
+        return picked != "(unknown)", picked
+    if spec.kind == "number":
+        value = st.number_input(path, value=None, key=key)
+        return value is not None, value
+    if spec.kind == "enum_list":
+        picked = st.multiselect(path + " (leave empty for none)", list(spec.choices), key=key)
+        return True, picked
+    return False, None
+
+
+def _missing_questions(case: dict[str, Any], report: Report) -> None:
+    """Missing information as questions, answered in place."""
+    if not report.missing_information:
+        return
+    with st.container(border=True):
+        st.markdown("**Needs information before a decision**")
+        answers: dict[str, Any] = {}
+        for item in report.missing_information:
+            st.markdown(f"- `{item.field}`: {item.why}")
+            if item.field in field_catalogue().scalars:
+                answered, value = _answer_widget(item.field, f"answer_{item.field}")
+                if answered:
+                    answers[item.field] = value
+            elif item.field in field_catalogue().lists:
+                if st.checkbox(f"{item.field}: none (asked, nothing to record)", key=f"answer_{item.field}"):
+                    answers[item.field] = []
+            else:
+                st.caption("Answer this in the case form or the JSON.")
+        if answers and st.button("Re-assess with these answers", type="primary"):
+            updated = case
+            for path, value in answers.items():
+                updated = _set_path(updated, path, value)
+            st.session_state[CURRENT] = updated
+            st.rerun()
+
+
+def _what_if(case: dict[str, Any], report: Report) -> None:
+    with st.expander("What if… change one answer and see what changes"):
+        paths = sorted(p for p in field_catalogue().scalars if not p.startswith(("candidate.", "diagnosis.")))
+        path = st.selectbox("Answer to change", paths, key="whatif_path")
+        answered, value = _answer_widget(path, "whatif_value")
+        changed_case = _set_path(case, path, value if answered else None)
+        try:
+            changed = evaluator().evaluate(changed_case)
+        except InvalidCase as exc:
+            st.error("That change makes the case invalid:\n" + "\n".join(f"- {p}" for p in exc.problems))
+            return
+        diff = report_diff(report, changed)
+        if diff.empty:
+            st.info("No change to the report.")
+            return
+        for change in diff.status_changes:
+            st.markdown(f"- `{change.candidate}`: **{change.before}** → **{change.after}**")
+        for field in diff.missing_added:
+            st.markdown(f"- now needs `{field}`")
+        for field in diff.missing_resolved:
+            st.markdown(f"- no longer needs `{field}`")
+        if diff.rules_now_firing:
+            st.markdown("- rules now met: " + ", ".join(f"`{r}`" for r in diff.rules_now_firing))
+        if diff.rules_no_longer_firing:
+            st.markdown("- rules no longer met: " + ", ".join(f"`{r}`" for r in diff.rules_no_longer_firing))
+
+
+def _save_and_share(case: dict[str, Any], report: Report) -> None:
+    cols = st.columns(3)
+    with cols[0]:
+        st.download_button("Report as Markdown", to_markdown(report), file_name=f"{report.case_id or 'case'}.md")
+    with cols[1]:
+        st.download_button(
+            "Report as PDF", report_pdf(report), file_name=f"{report.case_id or 'case'}.pdf", mime="application/pdf"
+        )
+    with cols[2]:
+        title = st.text_input("Title for the MDT list", value=report.case_id or "", key="save_title")
+        if st.button("Save to the MDT list"):
+            case_id = store().save_case(case, report, title or "(untitled)", who="clinician")
+            st.session_state["saved_case_id"] = case_id
+    saved = st.session_state.get("saved_case_id")
+    if saved:
+        st.success(f"Saved. Shareable link (carries only a random case id): `?case={saved}`")
+        st.markdown(f"[Open the saved assessment](/assess?case={saved})")
+
+
+def clinician_page() -> None:
+    st.header("Clinician: assess a case")
+    shared = st.query_params.get("case")
+    if shared and st.session_state.get("loaded_shared") != shared:
+        stored = store().get_case(shared)
+        if stored is None:
+            st.error(f"No stored case has the id {shared!r}.")
+        else:
+            st.session_state[CURRENT] = stored.case
+            st.session_state["loaded_shared"] = shared
+    tab_demo, tab_form, tab_json = st.tabs(["Demo case", "Case form", "Paste or upload JSON"])
+    with tab_demo:
+        cases = demos()
+        chosen = st.selectbox(
+            "Demo case",
+            ["(choose)", *cases],
+            key="demo_choice",
+            format_func=lambda k: k if k == "(choose)" else f"{k}: {cases[k]['title']}",
+        )
+        if chosen != "(choose)" and st.session_state.get("demo_loaded") != chosen:
+            st.session_state[CURRENT] = cases[chosen]["case"]
+            st.session_state["demo_loaded"] = chosen
+        if chosen != "(choose)":
+            st.caption(cases[chosen]["teaches"])
+    with tab_form:
+        submitted = case_form()
+        if submitted is not None:
+            st.session_state[CURRENT] = submitted
+    with tab_json:
+        uploaded = st.file_uploader("Case file (JSON or YAML)", type=["json", "yaml", "yml"])
+        text = st.text_area("Case JSON", height=200, placeholder='{"diagnoses": [...], ...}')
+        raw = uploaded.getvalue().decode("utf-8-sig", errors="replace") if uploaded else text
+        if raw.strip() and st.button("Assess this JSON"):
+            try:
+                parsed = (
+                    yaml.safe_load(raw) if uploaded and uploaded.name.endswith((".yaml", ".yml")) else json.loads(raw)
+                )
+                st.session_state[CURRENT] = parsed
+            except (json.JSONDecodeError, yaml.YAMLError) as exc:
+                st.error(f"Not a valid case file: {exc}")
+    case = st.session_state.get(CURRENT)
+    if case is None:
+        st.info("Choose a demo case, fill in the form, or paste a case to assess.")
+        return
+    policies = sorted(evaluator().policies)
+    policy = st.selectbox("Policy profile", ["(the case's own, else clinic)", *policies], key="policy_choice")
+    try:
+        report = evaluator().evaluate(case, None if policy.startswith("(") else policy)
+    except InvalidCase as exc:
+        st.error("The case is not valid:\n" + "\n".join(f"- {p}" for p in exc.problems))
+        return
+    _missing_questions(case, report)
+    show_report(report)
+    _what_if(case, report)
+    _save_and_share(case, report)
+    with st.expander("The case as JSON"):
+        st.json(case)

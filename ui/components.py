@@ -1,0 +1,78 @@
+"""Shared pieces of the pages: the evaluator, the store, and how a report is drawn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from decision.evaluate import CaseEvaluator, default_evaluator
+from decision.explain import STATUS_LABEL, candidate_title
+from decision.report import Report
+from ui.demo_cases import demo_cases
+from ui.store import CaseStore
+
+STATUS_COLOUR = {
+    "indicated": "green",
+    "indicated_with_caution": "orange",
+    "needs_information": "blue",
+    "deferred": "violet",
+    "contraindicated": "red",
+    "not_indicated": "gray",
+}
+
+
+@st.cache_resource
+def evaluator() -> CaseEvaluator:
+    return default_evaluator()
+
+
+@st.cache_resource
+def store() -> CaseStore:
+    """The store, seeded once with the demo cases so the MDT list opens with cases to review."""
+    case_store = CaseStore()
+    case_store.seed_demo_cases(demos(), evaluator().evaluate)
+    return case_store
+
+
+@st.cache_data
+def demos() -> dict[str, dict[str, Any]]:
+    return demo_cases()
+
+
+def rule_link(rule_id: str) -> str:
+    return f"[`{rule_id}`](/rules?rule={rule_id})"
+
+
+def status_badge(status: str) -> str:
+    return f":{STATUS_COLOUR[status]}[**{STATUS_LABEL[status]}**]"
+
+
+def show_report(report: Report, compact: bool = False) -> None:
+    """Red flags first and unmistakable; then what to ask; then one card per candidate."""
+    st.caption(
+        f"Policy {report.policy} ({report.policy_title}) · knowledge {report.knowledge_version} "
+        f"`{report.knowledge_hash[:12]}` · engine {report.engine_version}"
+    )
+    for flag in report.red_flags:
+        st.error(f"**RED FLAG**: {flag.text}  \n{rule_link(flag.rule_id)} · {'; '.join(flag.sources)}", icon="🚨")
+    if report.no_guideline_applies:
+        st.warning(f"No guideline applies: {report.no_guideline_reason}")
+    for candidate in report.candidates:
+        if compact and candidate.status == "not_indicated":
+            continue
+        with st.container(border=True):
+            st.markdown(f"{status_badge(candidate.status)} {candidate_title(candidate)}")
+            if candidate.guidance:
+                st.markdown("Guidance, preferred first: " + ", ".join(candidate.guidance))
+            label = "Why not" if candidate.status == "not_indicated" else "Why"
+            with st.expander(label, expanded=candidate.status != "not_indicated" and not compact):
+                for reason in candidate.reasons:
+                    recheck = " *(re-check against the source)*" if reason.recheck else ""
+                    st.markdown(f"- {reason.text} — {rule_link(reason.rule_id)} ({'; '.join(reason.sources)}){recheck}")
+    for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
+        if findings:
+            st.markdown(f"**{title}**")
+            for finding in findings:
+                severity = f" ({finding.severity})" if finding.severity else ""
+                st.markdown(f"- {finding.text}{severity} — {rule_link(finding.rule_id)}")

@@ -1,0 +1,156 @@
+"""MDT: the meeting's case list, a decision per case with who decided and why, and the audit trail."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pandas as pd
+import streamlit as st
+
+from decision.explain import STATUS_LABEL
+from decision.report import STATUS_ORDER
+from ui.components import evaluator, show_report, store
+from ui.store import NO_PROCEDURE, StoredCase, StoreError, candidate_label
+
+
+def _last_decision(case_id: str) -> str:
+    decisions = store().decisions(case_id)
+    return decisions[-1].procedure if decisions else ""
+
+
+def meeting_csv(cases: list[StoredCase]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "case_id",
+            "title",
+            "created",
+            "engine_best_status",
+            "decision",
+            "decided_by",
+            "override_reason",
+            "knowledge_version",
+        ]
+    )
+    for case in cases:
+        decisions = store().decisions(case.id)
+        last = decisions[-1] if decisions else None
+        writer.writerow(
+            [
+                case.id,
+                case.title,
+                case.created_at.date().isoformat(),
+                case.best_status,
+                last.procedure if last else "",
+                last.decided_by if last else "",
+                (last.override_reason or "") if last else "",
+                case.report.knowledge_version,
+            ]
+        )
+    return out.getvalue()
+
+
+def meeting_markdown(cases: list[StoredCase]) -> str:
+    lines = [
+        "# MDT case list",
+        "",
+        "| Case | Engine (best) | Decision | By | Override reason |",
+        "|---|---|---|---|---|",
+    ]
+    for case in cases:
+        decisions = store().decisions(case.id)
+        last = decisions[-1] if decisions else None
+        lines.append(
+            f"| {case.title.replace('|', '/')} (`{case.id}`) | {STATUS_LABEL.get(case.best_status, case.best_status)} | "
+            f"{last.procedure if last else '-'} | {last.decided_by if last else '-'} | "
+            f"{(last.override_reason or '-') if last else '-'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def mdt_page() -> None:
+    st.header("MDT: review cases")
+    case_store = store()
+    conditions = sorted(evaluator().knowledge.vocabulary.conditions)
+    cols = st.columns(3)
+    with cols[0]:
+        status = st.selectbox("Engine status (best candidate)", ["(any)", *STATUS_ORDER], key="mdt_status")
+    with cols[1]:
+        condition = st.selectbox("Diagnosis", ["(any)", *conditions], key="mdt_condition")
+    with cols[2]:
+        since = st.date_input("Saved since", value=None, key="mdt_since")
+    cases = case_store.list_cases(
+        status=None if status == "(any)" else status,
+        condition=None if condition == "(any)" else condition,
+        since=since if isinstance(since, dt.date) else None,
+    )
+    table = pd.DataFrame(
+        [
+            {
+                "id": c.id,
+                "title": c.title,
+                "saved": c.created_at.strftime("%Y-%m-%d %H:%M"),
+                "engine": c.best_status,
+                "diagnoses": c.conditions,
+                "decision": _last_decision(c.id),
+            }
+            for c in cases
+        ]
+    )
+    st.dataframe(table, use_container_width=True, hide_index=True)
+    cols = st.columns(3)
+    with cols[0]:
+        st.download_button("Meeting list (CSV)", meeting_csv(cases), file_name="mdt-cases.csv", mime="text/csv")
+    with cols[1]:
+        st.download_button("Meeting list (Markdown)", meeting_markdown(cases), file_name="mdt-cases.md")
+    with cols[2]:
+        if st.button("Verify the audit trail"):
+            problems = case_store.verify_audit()
+            if problems:
+                st.error("The audit trail has been tampered with:\n" + "\n".join(f"- {p}" for p in problems))
+            else:
+                st.success("Audit trail intact: every entry matches its hash and follows the one before.")
+    if not cases:
+        st.info("No cases match.")
+        return
+    ids = [c.id for c in cases]
+    by_id = {c.id: c for c in cases}
+    chosen = st.selectbox("Open a case", ids, key="mdt_case", format_func=lambda i: f"{by_id[i].title} ({i})")
+    case = by_id[chosen]
+    show_report(case.report, compact=True)
+    options = [candidate_label(c.procedure, c.approach, c.region) for c in case.report.candidates] + [NO_PROCEDURE]
+    with st.form(f"decision_{chosen}"):
+        st.markdown("**The meeting's decision**")
+        procedure = st.selectbox("Chosen procedure", options, key=f"mdt_proc_{chosen}")
+        who = st.text_input("Decided by", key=f"mdt_who_{chosen}")
+        reason = st.text_area(
+            "Override reason (required when the decision differs from the engine's)", key=f"mdt_reason_{chosen}"
+        )
+        submitted = st.form_submit_button("Record decision", type="primary")
+    if submitted:
+        try:
+            decided = case_store.record_decision(chosen, procedure, who, reason)
+            st.success(f"Recorded: {decided.procedure} by {decided.decided_by} (engine: {decided.engine_status}).")
+        except StoreError as exc:
+            st.error(str(exc))
+    st.markdown("**Audit trail**")
+    trail = case_store.audit_trail(chosen)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "when": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "who": e.who,
+                    "what": e.action,
+                    "details": ", ".join(f"{k}: {v}" for k, v in e.details.items() if v),
+                    "knowledge": e.knowledge_version,
+                }
+                for e in trail
+            ]
+        ),
+        use_container_width=True,
+        hide_index=True,
+    )
