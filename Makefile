@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck validate clean
+.PHONY: install browser run test lint typecheck validate clean
 
 # durable-rules compiles a C extension: it needs a C compiler and the Python headers.
 $(STAMP): pyproject.toml
@@ -17,10 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
-	$(BIN)/streamlit run ui/app.py --server.headless true
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not reachable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 
-test: $(STAMP)
+run: $(STAMP)
+	$(BIN)/streamlit run ui/app.py
+
+test: $(STAMP) browser
 	$(BIN)/spine-cds kb validate
 	$(BIN)/pytest -q
 

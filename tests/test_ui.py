@@ -143,7 +143,7 @@ def test_the_mdt_page_records_an_override_and_audits_it() -> None:
     at.text_area(key="mdt_reason_esi-lumbar-radicular-indicated").set_value("patient declined injection")
     _button(at, "Record decision").click().run()
     assert any("Recorded: none by Dr Chair" in s.value for s in at.success)
-    audit = at.dataframe[-1].value
+    audit = at.table[-1].value
     assert "decision recorded" in audit["what"].tolist() and "Dr Chair" in audit["who"].tolist()
     _button(at, "Verify the audit trail").click().run()
     assert any("Audit trail intact" in s.value for s in at.success)

@@ -121,7 +121,7 @@ def _save_and_share(case: dict[str, Any], report: Report) -> None:
     saved = st.session_state.get("saved_case_id")
     if saved:
         st.success(f"Saved. Shareable link (carries only a random case id): `?case={saved}`")
-        st.markdown(f"[Open the saved assessment](/assess?case={saved})")
+        st.markdown(f"[Open the saved assessment](/?case={saved})")
 
 
 def clinician_page() -> None:

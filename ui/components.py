@@ -64,7 +64,8 @@ def show_report(report: Report, compact: bool = False) -> None:
         with st.container(border=True):
             st.markdown(f"{status_badge(candidate.status)} {candidate_title(candidate)}")
             if candidate.guidance:
-                st.markdown("Guidance, preferred first: " + ", ".join(candidate.guidance))
+                labels = evaluator().knowledge.vocabulary.guidance
+                st.markdown("Guidance, preferred first: " + ", ".join(labels[g].label for g in candidate.guidance))
             label = "Why not" if candidate.status == "not_indicated" else "Why"
             with st.expander(label, expanded=candidate.status != "not_indicated" and not compact):
                 for reason in candidate.reasons:

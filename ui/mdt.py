@@ -138,7 +138,7 @@ def mdt_page() -> None:
             st.error(str(exc))
     st.markdown("**Audit trail**")
     trail = case_store.audit_trail(chosen)
-    st.dataframe(
+    st.table(
         pd.DataFrame(
             [
                 {
@@ -150,7 +150,5 @@ def mdt_page() -> None:
                 }
                 for e in trail
             ]
-        ),
-        use_container_width=True,
-        hide_index=True,
+        )
     )

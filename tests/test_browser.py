@@ -1,0 +1,155 @@
+"""End to end in a real browser: Playwright drives Debian's Chromium against `streamlit run`.
+
+Screenshots of each role's page are saved to test-artifacts/screenshots/ (the README shows them).
+Locally without Chromium the tests are skipped with the reason; in CI (CI set) they must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must run the browser tests: Chromium is missing (the Makefile installs it with apt)")
+    pytest.skip("Chromium is not installed (apt-get install chromium; `make test` does it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "SPINE_CDS_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('store')}/mdt.sqlite"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "ui" / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("streamlit did not start within 60 s")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str) -> Iterator[object]:
+    with playwright_api.sync_playwright() as runner:
+        browser = runner.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        tab = browser.new_page(viewport={"width": 1400, "height": 1100})
+        tab.set_default_timeout(60_000)
+        yield tab
+        browser.close()
+
+
+def _choose(page: object, label: str, option: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first  # type: ignore[attr-defined]
+    box.click()
+    page.keyboard.type(option)  # type: ignore[attr-defined]
+    page.get_by_role("option").filter(has_text=option).first.click()  # type: ignore[attr-defined]
+    time.sleep(0.5)  # the selection triggers a rerun
+
+
+def _shot(page: object, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    time.sleep(1.0)  # let the last rerun paint
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)  # type: ignore[attr-defined]
+
+
+def test_a_clinician_assesses_a_demo_case_in_the_browser(page: object, app_url: str) -> None:
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
+    _choose(page, "Demo case", "esi-lumbar-radicular-indicated")
+    page.get_by_text("Epidural steroid injection, transforaminal, lumbar spine (L4-L5)").first.wait_for()  # type: ignore[attr-defined]
+    body = page.inner_text("body")  # type: ignore[attr-defined]
+    assert "INDICATED" in body and "esi.disc_radicular" in body and "NOT INDICATED" in body
+    _shot(page, "clinician")
+
+
+def test_a_red_flag_case_shows_the_red_flag(page: object, app_url: str) -> None:
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
+    _choose(page, "Demo case", "red-flag-cauda-equina")
+    page.get_by_text("RED FLAG").first.wait_for()  # type: ignore[attr-defined]
+    assert "refer for emergency assessment" in page.inner_text("body")  # type: ignore[attr-defined]
+
+
+def test_a_trainee_sees_the_matrix_and_the_rules(page: object, app_url: str) -> None:
+    page.goto(f"{app_url}/matrix")  # type: ignore[attr-defined]
+    page.get_by_text("Trainee: which procedure for which condition").wait_for()  # type: ignore[attr-defined]
+    _choose(page, "Open a cell", "herniated_disc × epidural")
+    page.get_by_text("Epidural steroid injection for radicular pain from a herniated disc").first.wait_for()  # type: ignore[attr-defined]
+    _shot(page, "trainee")
+    page.goto(f"{app_url}/rules?rule=hold.apixaban")  # type: ignore[attr-defined]
+    page.get_by_text("Apixaban is stopped 120 hours").wait_for()  # type: ignore[attr-defined]
+
+
+def test_the_mdt_records_a_decision_that_survives_a_reload(page: object, app_url: str) -> None:
+    page.goto(f"{app_url}/mdt")  # type: ignore[attr-defined]
+    page.get_by_text("MDT: review cases").wait_for()  # type: ignore[attr-defined]
+    _choose(page, "Open a case", "(esi-lumbar-radicular-indicated)")
+    page.get_by_text("The meeting's decision").wait_for()  # type: ignore[attr-defined]
+    _choose(page, "Chosen procedure", "epidural_steroid_injection/transforaminal/lumbar")
+    page.get_by_label("Decided by").fill("Dr Browser")  # type: ignore[attr-defined]
+    page.get_by_role("button", name="Record decision").click()  # type: ignore[attr-defined]
+    page.get_by_text("Recorded: epidural_steroid_injection/transforaminal/lumbar by Dr Browser").wait_for()  # type: ignore[attr-defined]
+    page.reload()  # type: ignore[attr-defined]
+    page.get_by_text("MDT: review cases").wait_for()  # type: ignore[attr-defined]
+    _choose(page, "Open a case", "(esi-lumbar-radicular-indicated)")
+    page.get_by_role("cell", name="Dr Browser").first.wait_for()  # type: ignore[attr-defined]
+    assert "decision recorded" in page.inner_text("body")  # type: ignore[attr-defined]
+    _shot(page, "mdt")
