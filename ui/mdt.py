@@ -12,7 +12,7 @@ import streamlit as st
 from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
 from ui.components import evaluator, show_report, store
-from ui.store import NO_PROCEDURE, StoredCase, StoreError, candidate_label
+from ui.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError, candidate_label
 
 
 def _last_decision(case_id: str) -> str:
@@ -20,7 +20,7 @@ def _last_decision(case_id: str) -> str:
     return decisions[-1].procedure if decisions else ""
 
 
-def meeting_csv(cases: list[StoredCase]) -> str:
+def meeting_csv(cases: list[StoredCase], case_store: CaseStore) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -36,7 +36,7 @@ def meeting_csv(cases: list[StoredCase]) -> str:
         ]
     )
     for case in cases:
-        decisions = store().decisions(case.id)
+        decisions = case_store.decisions(case.id)
         last = decisions[-1] if decisions else None
         writer.writerow(
             [
@@ -53,7 +53,7 @@ def meeting_csv(cases: list[StoredCase]) -> str:
     return out.getvalue()
 
 
-def meeting_markdown(cases: list[StoredCase]) -> str:
+def meeting_markdown(cases: list[StoredCase], case_store: CaseStore) -> str:
     lines = [
         "# MDT case list",
         "",
@@ -61,7 +61,7 @@ def meeting_markdown(cases: list[StoredCase]) -> str:
         "|---|---|---|---|---|",
     ]
     for case in cases:
-        decisions = store().decisions(case.id)
+        decisions = case_store.decisions(case.id)
         last = decisions[-1] if decisions else None
         lines.append(
             f"| {case.title.replace('|', '/')} (`{case.id}`) | {STATUS_LABEL.get(case.best_status, case.best_status)} | "
@@ -103,9 +103,11 @@ def mdt_page() -> None:
     st.dataframe(table, use_container_width=True, hide_index=True)
     cols = st.columns(3)
     with cols[0]:
-        st.download_button("Meeting list (CSV)", meeting_csv(cases), file_name="mdt-cases.csv", mime="text/csv")
+        st.download_button(
+            "Meeting list (CSV)", meeting_csv(cases, case_store), file_name="mdt-cases.csv", mime="text/csv"
+        )
     with cols[1]:
-        st.download_button("Meeting list (Markdown)", meeting_markdown(cases), file_name="mdt-cases.md")
+        st.download_button("Meeting list (Markdown)", meeting_markdown(cases, case_store), file_name="mdt-cases.md")
     with cols[2]:
         if st.button("Verify the audit trail"):
             problems = case_store.verify_audit()
