@@ -1,7 +1,7 @@
 """The `spine-cds` command.
 
-Exit codes: 0 ok, 2 invalid input (the message names the field), 3 invalid knowledge, 1 an
-internal error. No traceback reaches the user (set SPINE_CDS_DEBUG=1 to see one).
+Exit codes: 0 ok, 2 invalid input (the message names the field), 3 invalid knowledge, 4 a
+tampered audit trail, 1 an internal error. No traceback reaches the user (set SPINE_CDS_DEBUG=1 to see one).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import yaml
 
 from knowledge.loader import KnowledgeError, load_knowledge
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE = 0, 1, 2, 3
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE, EXIT_TAMPERED = 0, 1, 2, 3, 4
 
 
 class InputError(Exception):
@@ -258,6 +258,24 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from ui.store import CaseStore, database_url
+
+    url = args.database or database_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise InputError([f"--database {url}: no such SQLite file"])
+    store = CaseStore(url)
+    entries = store.audit_trail()
+    problems = store.verify_audit()
+    if problems:
+        out.write(f"audit trail TAMPERED: {len(problems)} problem(s) in {len(entries)} entries\n")
+        for problem in problems:
+            out.write(f"  - {problem}\n")
+        return EXIT_TAMPERED
+    out.write(f"audit trail intact: {len(entries)} entries, each matching its hash and the one before\n")
+    return EXIT_OK
+
+
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> int:
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"])
@@ -295,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="JSON Schema of the case or the report")
     schema.add_argument("which", choices=("case", "report"))
     schema.set_defaults(func=cmd_schema)
+
+    audit = sub.add_parser("audit", help="the MDT store's audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check that no audit entry was edited or removed")
+    verify.add_argument("--database", help="SQLAlchemy URL (default: SPINE_CDS_DATABASE_URL, else the app's SQLite file)")
+    verify.set_defaults(func=cmd_audit_verify)
 
     ui = sub.add_parser("ui", help="start the Streamlit app")
     ui.set_defaults(func=cmd_ui)

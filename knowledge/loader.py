@@ -114,7 +114,7 @@ def _model(
         return None
 
 
-def _content_hash(root: Path) -> str:
+def content_hash(root: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*.yaml")):
         digest.update(path.relative_to(root).as_posix().encode())
@@ -302,7 +302,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         options=catalogue.options,
         rules=tuple(entries),
         policies=policies,
-        content_hash=_content_hash(root),
+        content_hash=content_hash(root),
         root=root,
         rule_index=index,
     )

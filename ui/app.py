@@ -10,6 +10,7 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ui.clinician import clinician_page
+from ui.components import knowledge_banner
 from ui.mdt import mdt_page
 from ui.trainee import matrix_page, quiz_page, rules_page
 
@@ -25,6 +26,7 @@ def main() -> None:
         ],
         "MDT": [st.Page(mdt_page, title="Review cases", url_path="mdt")],
     }
+    knowledge_banner()
     st.navigation(pages).run()
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from decision.evaluate import CaseEvaluator, default_evaluator
+from decision.evaluate import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
+from decision.reload import ReloadingEvaluator
 from decision.report import Report
 from ui.demo_cases import demo_cases
 from ui.store import CaseStore
@@ -23,8 +24,22 @@ STATUS_COLOUR = {
 
 
 @st.cache_resource
+def reloader() -> ReloadingEvaluator:
+    """One per app process: knowledge edits are picked up without a restart, broken ones refused."""
+    return ReloadingEvaluator()
+
+
 def evaluator() -> CaseEvaluator:
-    return default_evaluator()
+    return reloader().evaluator()
+
+
+def knowledge_banner() -> None:
+    status = reloader().status()
+    if status.error:
+        st.warning(
+            f"A knowledge edit could not be used; answers still come from knowledge {status.version} "
+            f"`{status.content_hash[:12]}`. Fix:\n" + "\n".join(f"- {p}" for p in status.error[:10])
+        )
 
 
 @st.cache_resource

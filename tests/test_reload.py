@@ -1,0 +1,43 @@
+"""A broken knowledge edit is refused while the last good knowledge keeps serving; a fix is picked up."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from vignette_format import SHARED_VIGNETTES, load_vignette
+
+from decision.reload import ReloadingEvaluator
+from knowledge.loader import KNOWLEDGE_DIR
+
+CASE = load_vignette(SHARED_VIGNETTES / "esi-apixaban-24h-deferred.yaml")["case"]
+TF = ("epidural_steroid_injection", "transforaminal", "lumbar")
+
+
+def _status_of(report: object) -> str:
+    return next(c.status for c in report.candidates if (c.procedure, c.approach, c.region) == TF)  # type: ignore[attr-defined]
+
+
+def test_a_broken_edit_keeps_the_last_good_knowledge_and_a_fix_is_picked_up(tmp_path: Path) -> None:
+    root = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    service = ReloadingEvaluator(root, check_every_seconds=0)
+    good_hash = service.status().content_hash
+    assert _status_of(service.evaluate(CASE)) == "deferred"
+
+    clinic = root / "policies" / "clinic.yaml"
+    original = clinic.read_text()
+    clinic.write_text(original.replace("source: asra_2018#doacs", "source: asra_2018#doac", 1))
+    status = service.status()
+    assert status.content_hash == good_hash and status.error
+    assert any("did you mean 'doacs'" in p for p in status.error)
+    report = service.evaluate(CASE)
+    assert report.knowledge_hash == good_hash and _status_of(report) == "deferred"
+
+    clinic.write_text(original.replace("apixaban_hold_hours:\n    question", "apixaban_hold_hours:\n    question", 1)
+                      .replace("    value: 120\n    unit: hours\n    source: asra_2018#doacs",
+                               "    value: 12\n    unit: hours\n    source: asra_2018#doacs", 1))
+    status = service.status()
+    assert status.error is None and status.content_hash != good_hash
+    report = service.evaluate(CASE)
+    assert report.knowledge_hash == status.content_hash and _status_of(report) != "deferred"
