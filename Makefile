@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser run test lint typecheck validate clean
+.PHONY: install browser run test test-long lint typecheck validate clean
 
 # durable-rules compiles a C extension: it needs a C compiler and the Python headers.
 $(STAMP): pyproject.toml
@@ -28,6 +28,12 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/spine-cds kb validate
 	$(BIN)/pytest -q
+
+# The long safety runs (not in CI's budget): 15,000 generated cases per property, 12,000 fuzzed
+# API inputs and 2,000 CLI inputs, 8 threads x 10,000 evaluations.
+test-long: $(STAMP)
+	SPINE_CDS_HYPOTHESIS=long $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
+	  tests/test_properties.py tests/test_differential.py tests/test_fuzz.py tests/test_concurrency.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check knowledge decision ui tests

@@ -317,7 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the MDT store's audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check that no audit entry was edited or removed")
-    verify.add_argument("--database", help="SQLAlchemy URL (default: SPINE_CDS_DATABASE_URL, else the app's SQLite file)")
+    verify.add_argument(
+        "--database", help="SQLAlchemy URL (default: SPINE_CDS_DATABASE_URL, else the app's SQLite file)"
+    )
     verify.set_defaults(func=cmd_audit_verify)
 
     ui = sub.add_parser("ui", help="start the Streamlit app")

@@ -85,7 +85,7 @@ def parse_case(case: Case | dict[str, Any]) -> Case:
     if isinstance(case, Case):
         return case
     if not isinstance(case, dict):
-        raise InvalidCase([f"(case): expected a JSON object, got {type(case).__name__}"])
+        raise InvalidCase([f"(case): expected a JSON object with case fields, got {_shown(case)}"])
     try:
         return Case.model_validate(case)
     except ValidationError as exc:

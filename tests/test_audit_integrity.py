@@ -77,7 +77,9 @@ def test_audit_verify_reports_intact_then_tampered(tmp_path: Path) -> None:
     assert code == 4 and "TAMPERED" in out and "entry 2" in out
 
 
-def test_audit_verify_on_a_missing_database_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_verify_on_a_missing_database_is_an_input_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _ = _verify(f"sqlite:///{tmp_path / 'absent.sqlite'}")
     assert code == 2 and "no such SQLite file" in capsys.readouterr().err
 
@@ -91,5 +93,6 @@ def test_patient_fields_never_reach_the_logs(tmp_path: Path, caplog: pytest.LogC
         case_id = store.save_case(case, report, marker, "dr a")
         store.record_decision(case_id, "none", "chair", "declined")
         main(["evaluate", str(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")], out=io.StringIO())
-    assert all(marker not in record.getMessage() and marker.lower() not in record.getMessage()
-               for record in caplog.records)
+    assert all(
+        marker not in record.getMessage() and marker.lower() not in record.getMessage() for record in caplog.records
+    )

@@ -34,9 +34,13 @@ def test_a_broken_edit_keeps_the_last_good_knowledge_and_a_fix_is_picked_up(tmp_
     report = service.evaluate(CASE)
     assert report.knowledge_hash == good_hash and _status_of(report) == "deferred"
 
-    clinic.write_text(original.replace("apixaban_hold_hours:\n    question", "apixaban_hold_hours:\n    question", 1)
-                      .replace("    value: 120\n    unit: hours\n    source: asra_2018#doacs",
-                               "    value: 12\n    unit: hours\n    source: asra_2018#doacs", 1))
+    clinic.write_text(
+        original.replace("apixaban_hold_hours:\n    question", "apixaban_hold_hours:\n    question", 1).replace(
+            "    value: 120\n    unit: hours\n    source: asra_2018#doacs",
+            "    value: 12\n    unit: hours\n    source: asra_2018#doacs",
+            1,
+        )
+    )
     status = service.status()
     assert status.error is None and status.content_hash != good_hash
     report = service.evaluate(CASE)
