@@ -42,9 +42,13 @@ def _thresholds() -> list[tuple[str, str, str | None, str, str, Any]]:
                             found.append(
                                 (rule.id, policy_id, node.list, inner.field, inner.op, params[inner.value.param])
                             )
-                elif isinstance(node, Compare) and isinstance(node.value, ParamRef) and node.op in OPS:
-                    if not node.field.startswith(("candidate.", "diagnosis.")):
-                        found.append((rule.id, policy_id, None, node.field, node.op, params[node.value.param]))
+                elif (
+                    isinstance(node, Compare)
+                    and isinstance(node.value, ParamRef)
+                    and node.op in OPS
+                    and not node.field.startswith(("candidate.", "diagnosis."))
+                ):
+                    found.append((rule.id, policy_id, None, node.field, node.op, params[node.value.param]))
     return sorted(set(found), key=repr)
 
 
