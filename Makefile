@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser run test test-long lint typecheck validate clean
+.PHONY: install browser run test test-long bench lint typecheck validate clean
 
 # durable-rules compiles a C extension: it needs a C compiler and the Python headers.
 $(STAMP): pyproject.toml
@@ -34,6 +34,9 @@ test: $(STAMP) browser
 test-long: $(STAMP)
 	SPINE_CDS_HYPOTHESIS=long $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
 	  tests/test_properties.py tests/test_differential.py tests/test_fuzz.py tests/test_concurrency.py
+
+bench: $(STAMP)
+	$(BIN)/spine-cds bench --out bench-results.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check knowledge decision ui tests

@@ -127,9 +127,19 @@ class _Progress:
 
 
 def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.evaluate import InvalidCase, default_evaluator
+    from decision.batch import run_dask, run_serial, run_workers
 
-    evaluator = default_evaluator()
+    if args.dask:
+        if not args.out or args.out == "-":
+            raise InputError(["--dask needs --out DIR: the results are written as one JSONL part per input file"])
+        try:
+            cases, invalid = run_dask(args.cases, args.out, args.dask, args.policy)
+        except FileNotFoundError:
+            raise InputError([f"{args.cases}: no file matches"]) from None
+        print(f"{_cases(cases)}: {cases - invalid} evaluated, {invalid} invalid; parts in {args.out}", file=sys.stderr)
+        return EXIT_INPUT if invalid else EXIT_OK
+    if args.workers < 1:
+        raise InputError([f"--workers {args.workers}: expected 1 or more"])
     if args.out not in (None, "-") and args.cases != "-" and Path(args.out).resolve() == Path(args.cases).resolve():
         raise InputError([f"--out {args.out}: is the input file; writing it would destroy the cases"])
     source = sys.stdin.buffer if args.cases == "-" else _open_binary(args.cases)
@@ -137,24 +147,13 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     progress = _Progress(args.progress or (sys.stderr.isatty() and not os.environ.get("CI")))
     done = failed = 0
     try:
-        for number, raw_line in enumerate(source, start=1):
-            if not raw_line.strip():
-                continue
+        results = (
+            run_serial(source, args.policy) if args.workers == 1 else run_workers(source, args.policy, args.workers)
+        )
+        for line, valid in results:
             done += 1
-            payload: Any = None
-            try:
-                try:
-                    line = raw_line.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    raise InputError([f"not UTF-8 text (byte {exc.start})"]) from None
-                payload = parse_document(line, f"line {number}")
-                report = evaluator.evaluate(payload, args.policy)
-                sink.write(report.model_dump_json() + "\n")
-            except (InputError, InvalidCase) as exc:
-                failed += 1
-                case_id = payload.get("case_id") if isinstance(payload, dict) else None
-                record = {"line": number, "case_id": case_id, "error": {"problems": exc.problems}}
-                sink.write(json.dumps(record) + "\n")
+            failed += not valid
+            sink.write(line + "\n")
             progress.update(done, failed)
     finally:
         if sink is not out:
@@ -195,7 +194,7 @@ def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError([f"--root {args.root}: no such folder"])
     knowledge = load_knowledge(Path(args.root) if args.root else None)
     evaluator = CaseEvaluator(knowledge)  # compiling checks every field and registers the rulesets
-    engine_rules = sum(len(p.ruleset) for p in evaluator.policies.values())
+    engine_rules = sum(p.engine_rule_count for p in evaluator.policies.values())
     out.write(
         f"knowledge {knowledge.version} ({knowledge.content_hash[:12]}) is valid: "
         f"{len(knowledge.rules)} rules, {len(knowledge.sources)} sources, {len(knowledge.options)} procedure options, "
@@ -276,6 +275,18 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.bench import format_table, run_benchmark
+
+    if args.cases < 100 or args.scale_cases < 10:
+        raise InputError(["--cases must be at least 100 and --scale-cases at least 10"])
+    results = run_benchmark(args.cases, args.scale_cases)
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    out.write(json.dumps(results, indent=2) + "\n" if args.json else format_table(results) + "\n")
+    return EXIT_OK
+
+
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> int:
     app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"])
@@ -298,6 +309,12 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--out", help="output JSONL (default stdout)")
     batch.add_argument("--policy")
     batch.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    batch.add_argument("--workers", type=int, default=1, help="worker processes, each with its own engine (default 1)")
+    batch.add_argument(
+        "--dask",
+        help="run on Dask: 'local' (a 2-worker LocalCluster) or a scheduler address "
+        "(tcp://host:8786); CASES may be a glob, one partition per file; --out is a folder",
+    )
     batch.set_defaults(func=cmd_batch)
 
     kb = sub.add_parser("kb", help="the knowledge base")
@@ -321,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", help="SQLAlchemy URL (default: SPINE_CDS_DATABASE_URL, else the app's SQLite file)"
     )
     verify.set_defaults(func=cmd_audit_verify)
+
+    bench = sub.add_parser("bench", help="measure the full path, the engine floor and the reference evaluator")
+    bench.add_argument("--cases", type=int, default=2000, help="generated cases (default 2000)")
+    bench.add_argument("--scale-cases", type=int, default=300, help="cases for the rule-count scaling runs")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    bench.add_argument("--out", help="also write the JSON results to this file")
+    bench.set_defaults(func=cmd_bench)
 
     ui = sub.add_parser("ui", help="start the Streamlit app")
     ui.set_defaults(func=cmd_ui)

@@ -29,6 +29,9 @@ Dnf = list[Conj]
 """A condition as alternatives of conjunctions; [] never holds, [()] always holds."""
 
 SEEN_ACTION = "seen"
+MAX_RULES_PER_RULESET = 3000
+"""durable-rules holds at most 4096 actions per ruleset (ERR_RULE_LIMIT_EXCEEDED, code 106);
+larger knowledge is split into several rulesets, each asserted with the same facts."""
 MAX_CONJUNCTIONS = 256
 MAX_ATOMS = 24
 """durable-rules allows 32 expressions per rule node (ERR_EXPRESSION_LIMIT_EXCEEDED, code 113),
@@ -48,12 +51,16 @@ class CompiledRule:
 @dataclass(frozen=True)
 class CompiledPolicy:
     policy_id: str
-    ruleset_name: str
-    ruleset: dict[str, Any]
+    rulesets: dict[str, dict[str, Any]]
+    """Ruleset name -> engine rules; one ruleset unless the rules exceed MAX_RULES_PER_RULESET."""
     rules: tuple[CompiledRule, ...]
     counts: tuple[Count, ...]
     fact_keys: tuple[str, ...]
     params: dict[str, PolicyParam]
+
+    @property
+    def engine_rule_count(self) -> int:
+        return sum(len(chunk) for chunk in self.rulesets.values())
 
     def param_values(self) -> dict[str, Any]:
         return {name: p.value for name, p in self.params.items()}
@@ -257,15 +264,19 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
                 }
             actions[want] = action
         compiled.append(CompiledRule(entry, actions["T"], actions["U"]))
-    for kind in ("case", "cand"):
-        # Every fact must be handled by some rule, or durable-rules rejects the whole batch; this
-        # also proves each context reached the engine.
-        ruleset[f"seen_{kind}"] = {"all": [{"m": {"k": kind}}], "run": SEEN_ACTION}
     serial = next(_ruleset_serial)
+    names = list(ruleset)
+    chunks: dict[str, dict[str, Any]] = {}
+    for start in range(0, max(len(names), 1), MAX_RULES_PER_RULESET):
+        chunk = {name: ruleset[name] for name in names[start : start + MAX_RULES_PER_RULESET]}
+        for kind in ("case", "cand"):
+            # Every fact must be handled by some rule, or durable-rules rejects the whole batch;
+            # this also proves each context reached the engine.
+            chunk[f"seen_{kind}"] = {"all": [{"m": {"k": kind}}], "run": SEEN_ACTION}
+        chunks[f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"] = chunk
     return CompiledPolicy(
         policy_id=policy_id,
-        ruleset_name=f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}",
-        ruleset=ruleset,
+        rulesets=chunks,
         rules=tuple(compiled),
         counts=tuple(counts),
         fact_keys=tuple(sorted(keys)),

@@ -53,9 +53,10 @@ class RulesEngine:
         self._collected: set[Firing] | None = None
         self._live_sessions = 0
         self._host = _PrivateHost(self._record)
-        self._names = {pid: policy.ruleset_name for pid, policy in policies.items()}
+        self._names = {pid: tuple(policy.rulesets) for pid, policy in policies.items()}
         for policy in policies.values():
-            self._host.register_rulesets({policy.ruleset_name: _copy(policy.ruleset)})
+            for name, definition in policy.rulesets.items():
+                self._host.register_rulesets({name: _copy(definition)})
 
     @property
     def live_sessions(self) -> int:
@@ -68,32 +69,37 @@ class RulesEngine:
         self._collected.add((action_name, int(closure.m.ctx)))
 
     def fire(self, policy_id: str, facts: list[dict[str, Any]]) -> set[Firing]:
-        """Assert every fact in a fresh session and return which actions fired for which context."""
-        ruleset = self._names[policy_id]
+        """Assert every fact in a fresh session of each ruleset; return what fired for which context."""
+        fired: set[Firing] = set()
         with self._lock:
-            session = str(next(self._sessions))
-            collected: set[Firing] = set()
-            self._collected = collected
-            self._live_sessions += 1
+            for ruleset in self._names[policy_id]:
+                fired |= self._fire_one(ruleset, facts)
+        return fired
+
+    def _fire_one(self, ruleset: str, facts: list[dict[str, Any]]) -> set[Firing]:
+        session = str(next(self._sessions))
+        collected: set[Firing] = set()
+        self._collected = collected
+        self._live_sessions += 1
+        try:
+            self._host.assert_facts(ruleset, [{**fact, "sid": session} for fact in facts])
+            state = self._host.get_state(ruleset, session)
+            if "exception" in state:
+                raise EngineError(f"a rule action failed inside the engine: {state['exception']}")
+            seen = {ctx for action, ctx in collected if action == SEEN_ACTION}
+            if seen != {int(fact["ctx"]) for fact in facts}:
+                raise EngineError("the rules engine did not process every fact of the case")
+        except EngineError:
+            raise
+        except Exception as exc:  # the C core reports its errors as bare exceptions
+            raise EngineError(f"the rules engine failed: {exc}") from exc
+        finally:
+            self._collected = None
             try:
-                self._host.assert_facts(ruleset, [{**fact, "sid": session} for fact in facts])
-                state = self._host.get_state(ruleset, session)
-                if "exception" in state:
-                    raise EngineError(f"a rule action failed inside the engine: {state['exception']}")
-                seen = {ctx for action, ctx in collected if action == SEEN_ACTION}
-                if seen != {int(fact["ctx"]) for fact in facts}:
-                    raise EngineError("the rules engine did not process every fact of the case")
-            except EngineError:
-                raise
-            except Exception as exc:  # the C core reports its errors as bare exceptions
-                raise EngineError(f"the rules engine failed: {exc}") from exc
+                self._host.delete_state(ruleset, session)
             finally:
-                self._collected = None
-                try:
-                    self._host.delete_state(ruleset, session)
-                finally:
-                    self._live_sessions -= 1
-            return {firing for firing in collected if firing[0] != SEEN_ACTION}
+                self._live_sessions -= 1
+        return {firing for firing in collected if firing[0] != SEEN_ACTION}
 
 
 def _copy(value: Any) -> Any:

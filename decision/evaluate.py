@@ -102,6 +102,9 @@ class CaseEvaluator:
         self.version = engine_version()
         self._builders = {pid: VerdictBuilder(knowledge, p, self.version) for pid, p in self.policies.items()}
 
+    def builder(self, policy_id: str) -> VerdictBuilder:
+        return self._builders[policy_id]
+
     def policy_id(self, case: Case, policy: str | None) -> str:
         chosen = policy or case.policy or self.knowledge.manifest.default_policy
         if chosen not in self.policies:

@@ -60,3 +60,21 @@ def test_engine_and_reference_agree_on_every_vignette() -> None:
 def test_engine_and_reference_agree_on_generated_cases(case: dict[str, Any]) -> None:
     engine, reference = _both(case)
     assert engine == reference, f"engine-only {engine - reference}, reference-only {reference - engine}"
+
+
+def test_engine_and_reference_reports_are_identical_for_every_vignette() -> None:
+    from decision.reference import reference_evaluate
+
+    evaluator = default_evaluator()
+    for path in vignette_files():
+        case = load_vignette(path)["case"]
+        assert reference_evaluate(evaluator, case).model_dump_json() == evaluator.evaluate(case).model_dump_json()
+
+
+@settings()
+@given(cases())
+def test_engine_and_reference_reports_are_identical_for_generated_cases(case: dict[str, Any]) -> None:
+    from decision.reference import reference_evaluate
+
+    evaluator = default_evaluator()
+    assert reference_evaluate(evaluator, case).model_dump_json() == evaluator.evaluate(case).model_dump_json()

@@ -90,7 +90,8 @@ def test_a_fact_no_rule_matches_is_rejected_which_is_why_every_ruleset_has_a_cat
     with pytest.raises(MessageNotHandledException):
         host.assert_fact(name, {"sid": "1", "a": 2})
     for policy in compile_knowledge(load_knowledge()).values():
-        assert {"seen_case", "seen_cand"} <= set(policy.ruleset)
+        for chunk in policy.rulesets.values():
+            assert {"seen_case", "seen_cand"} <= set(chunk)
 
 
 def test_an_exception_inside_an_action_is_swallowed_by_the_engine() -> None:

@@ -1,0 +1,71 @@
+"""Parallel and distributed batch runs give exactly the single-process output, in order."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+from decision.batch import run_serial
+from decision.bench import format_table, run_benchmark
+from decision.casegen import generate_cases
+from decision.cli import main
+from knowledge.loader import load_knowledge
+
+
+def _write_cases(path: Path, start: int, count: int, bad_line: bool = False) -> None:
+    cases = list(generate_cases(load_knowledge(), start + count))[start:]
+    lines = [json.dumps(c) for c in cases]
+    if bad_line:
+        lines.insert(3, '{"age": "old"}')
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _batch(argv: list[str]) -> int:
+    return main(["batch", *argv], out=io.StringIO())
+
+
+def test_worker_processes_give_the_serial_output_in_order(tmp_path: Path) -> None:
+    source = tmp_path / "cases.jsonl"
+    _write_cases(source, 0, 120, bad_line=True)
+    assert _batch([str(source), "--out", str(tmp_path / "serial.jsonl")]) == 2
+    assert _batch([str(source), "--out", str(tmp_path / "workers.jsonl"), "--workers", "2"]) == 2
+    serial = (tmp_path / "serial.jsonl").read_text()
+    assert serial == (tmp_path / "workers.jsonl").read_text()
+    records = [json.loads(line) for line in serial.splitlines()]
+    assert len(records) == 121 and records[3]["line"] == 4 and records[3]["error"]["problems"]
+
+
+def test_dask_on_a_two_worker_local_cluster_gives_the_single_machine_output(tmp_path: Path) -> None:
+    pytest.importorskip("dask.distributed")
+    _write_cases(tmp_path / "cases-a.jsonl", 0, 60)
+    _write_cases(tmp_path / "cases-b.jsonl", 60, 60)
+    (tmp_path / "all.jsonl").write_text(
+        (tmp_path / "cases-a.jsonl").read_text() + (tmp_path / "cases-b.jsonl").read_text()
+    )
+    assert _batch([str(tmp_path / "all.jsonl"), "--out", str(tmp_path / "single.jsonl")]) == 0
+    assert _batch([str(tmp_path / "cases-*.jsonl"), "--dask", "local", "--out", str(tmp_path / "parts")]) == 0
+    parts = sorted((tmp_path / "parts").glob("part-*.jsonl"))
+    assert len(parts) == 2
+    assert "".join(p.read_text() for p in parts) == (tmp_path / "single.jsonl").read_text()
+
+
+def test_batch_streams_its_input() -> None:
+    """Results come out while input is still being read: memory does not grow with the input."""
+    cases = (json.dumps(c).encode() for c in generate_cases(load_knowledge(), 10**9))
+    first = list(itertools.islice(run_serial(cases, None), 5))
+    assert len(first) == 5 and all(valid for _, valid in first)
+
+
+def test_the_benchmark_reports_every_path_and_ratio() -> None:
+    results = run_benchmark(case_count=100, scale_cases=10, factors=(1, 2))
+    for path in ("full", "floor", "reference"):
+        assert results[path]["cases"] == 100 and results[path]["p50_us"] > 0
+    assert results["ratios"]["full_over_floor_p50"] > 1
+    assert set(results["rule_count_scaling_floor"]) == {"1x", "2x"}
+    assert results["load_and_compile_s"]["median"] > 0 and results["peak_rss_mb"] > 0
+    table = format_table(results)
+    assert "full / floor" in table and "full / reference" in table
