@@ -9,7 +9,10 @@ from hypothesis import HealthCheck, settings
 
 # `make test` runs the fast profile; SPINE_CDS_HYPOTHESIS=long runs many more generated cases.
 settings.register_profile("fast", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("long", max_examples=15000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LONG_EXAMPLES = int(__import__("os").environ.get("SPINE_CDS_LONG_EXAMPLES", "12000"))  # x 9 generated tests
+settings.register_profile(
+    "long", max_examples=LONG_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(__import__("os").environ.get("SPINE_CDS_HYPOTHESIS", "fast"))
 
 import os  # noqa: E402
