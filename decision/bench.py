@@ -20,12 +20,9 @@ from collections.abc import Callable
 from typing import Any
 
 from decision.casegen import generate_cases
-from decision.compile import engine_fact
-from decision.evaluate import CaseEvaluator, parse_case
+from decision.evaluate import CaseEvaluator
 from decision.explain import to_text
-from decision.facts import build_contexts
 from decision.reference import reference_evaluate
-from decision.truth import Evaluator
 from knowledge.loader import Knowledge, RuleEntry, load_knowledge
 
 
@@ -67,15 +64,8 @@ def _multiplied(knowledge: Knowledge, factor: int) -> Knowledge:
 
 def _floor(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]]) -> list[float]:
     """Facts are prepared outside the timing: only the engine's own work is measured."""
-    prepared = []
-    for case in cases:
-        valid = parse_case(case)
-        policy_id = case_evaluator.policy_id(valid, None)
-        policy = case_evaluator.policies[policy_id]
-        contexts = build_contexts(valid, case_evaluator.knowledge)
-        facts = [engine_fact(c, policy, Evaluator(c, policy.param_values())) for c in contexts]
-        prepared.append((policy_id, facts))
-    return _timed(prepared, lambda item: case_evaluator.engine.fire(item[0], item[1]))
+    prepared = [case_evaluator.prepare(case) for case in cases]
+    return _timed(prepared, lambda item: case_evaluator.engine.fire(item.policy_id, item.facts))
 
 
 def run_benchmark(

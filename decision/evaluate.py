@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pydantic import ValidationError
 from decision.case import Case
 from decision.compile import CompiledPolicy, compile_knowledge, engine_fact
 from decision.engine import RulesEngine
-from decision.facts import build_contexts
+from decision.facts import Context, build_contexts
 from decision.report import Report
 from decision.truth import Evaluator
 from decision.verdict import VerdictBuilder
@@ -92,6 +93,16 @@ def parse_case(case: Case | dict[str, Any]) -> Case:
         raise InvalidCase(validation_problems(exc)) from None
 
 
+@dataclass(frozen=True)
+class PreparedCase:
+    case: Case
+    policy_id: str
+    policy: CompiledPolicy
+    contexts: list[Context]
+    evaluators: list[Evaluator]
+    facts: list[dict[str, Any]]
+
+
 class CaseEvaluator:
     """Knowledge compiled into rulesets, and the engine that runs them. Safe to share across threads."""
 
@@ -101,9 +112,6 @@ class CaseEvaluator:
         self.engine = RulesEngine(self.policies)
         self.version = engine_version()
         self._builders = {pid: VerdictBuilder(knowledge, p, self.version) for pid, p in self.policies.items()}
-
-    def builder(self, policy_id: str) -> VerdictBuilder:
-        return self._builders[policy_id]
 
     def policy_id(self, case: Case, policy: str | None) -> str:
         chosen = policy or case.policy or self.knowledge.manifest.default_policy
@@ -116,7 +124,8 @@ class CaseEvaluator:
             )
         return chosen
 
-    def evaluate(self, case: Case | dict[str, Any], policy: str | None = None) -> Report:
+    def prepare(self, case: Case | dict[str, Any], policy: str | None = None) -> PreparedCase:
+        """Everything before the engine: the valid case, its contexts, their evaluators and facts."""
         valid = parse_case(case)
         policy_id = self.policy_id(valid, policy)
         compiled = self.policies[policy_id]
@@ -124,8 +133,17 @@ class CaseEvaluator:
         contexts = build_contexts(valid, self.knowledge)
         evaluators = [Evaluator(context, params) for context in contexts]
         facts = [engine_fact(c, compiled, e) for c, e in zip(contexts, evaluators, strict=True)]
-        firings = self.engine.fire(policy_id, facts)
-        return self._builders[policy_id].build(valid.case_id, contexts, firings, evaluators)
+        return PreparedCase(valid, policy_id, compiled, contexts, evaluators, facts)
+
+    def evaluate(self, case: Case | dict[str, Any], policy: str | None = None) -> Report:
+        prepared = self.prepare(case, policy)
+        firings = self.engine.fire(prepared.policy_id, prepared.facts)
+        return self.report(prepared, firings)
+
+    def report(self, prepared: PreparedCase, firings: set[tuple[str, int]]) -> Report:
+        return self._builders[prepared.policy_id].build(
+            prepared.case.case_id, prepared.contexts, firings, prepared.evaluators
+        )
 
 
 _default: CaseEvaluator | None = None

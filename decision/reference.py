@@ -12,8 +12,8 @@ from typing import Any
 
 from decision.case import Case
 from decision.compile import CompiledPolicy
-from decision.evaluate import CaseEvaluator, parse_case
-from decision.facts import Context, build_contexts
+from decision.evaluate import CaseEvaluator
+from decision.facts import Context
 from decision.report import Report
 from decision.truth import Evaluator
 
@@ -36,10 +36,6 @@ def reference_firings(
 
 
 def reference_evaluate(case_evaluator: CaseEvaluator, case: Case | dict[str, Any], policy: str | None = None) -> Report:
-    valid = parse_case(case)
-    policy_id = case_evaluator.policy_id(valid, policy)
-    compiled = case_evaluator.policies[policy_id]
-    contexts = build_contexts(valid, case_evaluator.knowledge)
-    evaluators = [Evaluator(c, compiled.param_values()) for c in contexts]
-    firings = reference_firings(compiled, contexts, evaluators)
-    return case_evaluator.builder(policy_id).build(valid.case_id, contexts, firings, evaluators)
+    prepared = case_evaluator.prepare(case, policy)
+    firings = reference_firings(prepared.policy, prepared.contexts, prepared.evaluators)
+    return case_evaluator.report(prepared, firings)

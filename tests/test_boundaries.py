@@ -14,11 +14,8 @@ from typing import Any
 import pytest
 from vignette_format import load_vignette, vignette_files
 
-from decision.case import Case
-from decision.compile import engine_fact
-from decision.evaluate import default_evaluator
-from decision.facts import build_contexts
-from decision.truth import Evaluator, _compare
+from decision.evaluate import InvalidCase, default_evaluator
+from decision.truth import _compare
 from knowledge.conditions import Compare, Count, ParamRef, walk
 
 OPS = ("lt", "lte", "gt", "gte", "eq")
@@ -92,13 +89,11 @@ def test_threshold_at_below_and_above(threshold: tuple[str, str, str | None, str
             if case_data is None:
                 continue
             try:
-                case = Case.model_validate(case_data)
-            except ValueError:
+                prepared = evaluator.prepare(case_data, policy_id)
+            except InvalidCase:
                 continue  # the neighbour is outside the field's valid range (e.g. relief 101 %)
-            contexts = build_contexts(case, evaluator.knowledge)
-            evaluators = [Evaluator(c, policy.param_values()) for c in contexts]
-            facts = [engine_fact(c, policy, e) for c, e in zip(contexts, evaluators, strict=True)]
-            fired = evaluator.engine.fire(policy_id, facts)
+            contexts, evaluators = prepared.contexts, prepared.evaluators
+            fired = evaluator.engine.fire(policy_id, prepared.facts)
             compiled = next(c for c in policy.rules if c.entry.rule.id == rule_id)
             for context, ev in zip(contexts, evaluators, strict=True):
                 if (entry.rule.scope == "case") != (context.kind == "case"):

@@ -12,29 +12,22 @@ from hypothesis import given, settings
 from strategies import cases
 from vignette_format import load_vignette, vignette_files
 
-from decision.case import Case
-from decision.compile import engine_fact
 from decision.evaluate import default_evaluator
-from decision.facts import build_contexts
-from decision.truth import Evaluator
 
 
 def _both(case_data: dict[str, Any]) -> tuple[set[tuple[str, int, str]], set[tuple[str, int, str]]]:
     evaluator = default_evaluator()
-    case = Case.model_validate(case_data)
-    policy_id = evaluator.policy_id(case, None)
-    policy = evaluator.policies[policy_id]
-    params = policy.param_values()
-    contexts = build_contexts(case, evaluator.knowledge)
-    evaluators = [Evaluator(c, params) for c in contexts]
-    facts = [engine_fact(c, policy, e) for c, e in zip(contexts, evaluators, strict=True)]
+    prepared = evaluator.prepare(case_data)
+    policy, contexts, evaluators = prepared.policy, prepared.contexts, prepared.evaluators
     by_action = {}
     for compiled in policy.rules:
         if compiled.action_true:
             by_action[compiled.action_true] = (compiled.entry.rule.id, "T")
         if compiled.action_unknown:
             by_action[compiled.action_unknown] = (compiled.entry.rule.id, "U")
-    engine = {(by_action[a][0], ctx, by_action[a][1]) for a, ctx in evaluator.engine.fire(policy_id, facts)}
+    engine = {
+        (by_action[a][0], ctx, by_action[a][1]) for a, ctx in evaluator.engine.fire(prepared.policy_id, prepared.facts)
+    }
     reference = set()
     for context, ev in zip(contexts, evaluators, strict=True):
         for compiled in policy.rules:
