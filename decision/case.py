@@ -8,6 +8,7 @@ below are input plausibility checks (a percentage is 0-100), not clinical thresh
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from dataclasses import dataclass
 from functools import cache
@@ -317,3 +318,17 @@ class Case(BaseModel):
                         },
                     )
         return self
+
+
+def with_field(case: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of a case (as data) with one dotted field set, creating the sub-object if needed.
+
+    What-if questions and answers to missing information change one field at a time.
+    """
+    out = copy.deepcopy(case)
+    head, _, tail = path.partition(".")
+    if tail:
+        out[head] = {**(out.get(head) or {}), tail: value}
+    else:
+        out[head] = value
+    return out

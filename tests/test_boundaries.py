@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from vignette_format import load_vignette, vignette_files
 
+from decision.case import with_field
 from decision.evaluate import InvalidCase, default_evaluator
 from decision.truth import _compare
 from knowledge.conditions import Compare, Count, ParamRef, walk
@@ -54,14 +55,9 @@ VIGNETTES = {load_vignette(p)["id"]: load_vignette(p) for p in vignette_files()}
 
 
 def _with_value(case: dict[str, Any], list_name: str | None, field: str, value: Any) -> dict[str, Any] | None:
-    out = copy.deepcopy(case)
     if list_name is None:
-        head, _, tail = field.partition(".")
-        if tail:
-            out[head] = {**(out.get(head) or {}), tail: value}
-        else:
-            out[head] = value
-        return out
+        return with_field(case, field, value)
+    out = copy.deepcopy(case)
     items = out.get(list_name)
     if not items:
         return None

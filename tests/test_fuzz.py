@@ -3,7 +3,6 @@ traceback, a hang or a report. `make test` runs a fast sample; `make test-long` 
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -15,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import cases
 
+from decision.case import with_field
 from decision.cli import main
 from decision.evaluate import InvalidCase, default_evaluator, parse_case
 
@@ -49,12 +49,7 @@ OUT_OF_RANGE = [
 
 
 def _set(case: dict[str, Any], head: str, tail: str | None, value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(case)
-    if tail is None:
-        out[head] = value
-    else:
-        out[head] = {**(out.get(head) or {}), tail: value}
-    return out
+    return with_field(case, f"{head}.{tail}" if tail else head, value)
 
 
 @st.composite

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
 import streamlit as st
 import yaml
 
+from decision.case import with_field
 from decision.diff import report_diff
 from decision.evaluate import InvalidCase
 from decision.explain import to_markdown
@@ -19,17 +19,6 @@ from ui.components import demos, evaluator, show_report, store
 from ui.export import report_pdf
 
 CURRENT = "current_case"
-
-
-def _set_path(case: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of the case with one dotted field set (sub-objects created as needed)."""
-    out = copy.deepcopy(case)
-    head, _, tail = path.partition(".")
-    if tail:
-        out[head] = {**(out.get(head) or {}), tail: value}
-    else:
-        out[head] = value
-    return out
 
 
 def _answer_widget(path: str, key: str) -> tuple[bool, Any]:
@@ -73,7 +62,7 @@ def _missing_questions(case: dict[str, Any], report: Report) -> None:
         if answers and st.button("Re-assess with these answers", type="primary"):
             updated = case
             for path, value in answers.items():
-                updated = _set_path(updated, path, value)
+                updated = with_field(updated, path, value)
             st.session_state[CURRENT] = updated
             st.rerun()
 
@@ -83,7 +72,7 @@ def _what_if(case: dict[str, Any], report: Report) -> None:
         paths = sorted(p for p in field_catalogue().scalars if not p.startswith(("candidate.", "diagnosis.")))
         path = st.selectbox("Answer to change", paths, key="whatif_path")
         answered, value = _answer_widget(path, "whatif_value")
-        changed_case = _set_path(case, path, value if answered else None)
+        changed_case = with_field(case, path, value if answered else None)
         try:
             changed = evaluator().evaluate(changed_case)
         except InvalidCase as exc:
