@@ -29,8 +29,8 @@ test: $(STAMP) browser
 	$(BIN)/spine-cds kb validate
 	$(BIN)/pytest -q
 
-# The long safety runs (not in CI's budget): 12,000 generated cases for each of the 9 generated
-# tests (108,000; SPINE_CDS_LONG_EXAMPLES changes it), 12,000 fuzzed API inputs and 2,000 CLI
+# The long safety runs (not in CI's budget): 12,500 generated cases for each of the 8 generated
+# tests (100,000; SPINE_CDS_LONG_EXAMPLES changes it), 12,000 fuzzed API inputs and 2,000 CLI
 # inputs, 8 threads x 10,000 evaluations.
 test-long: $(STAMP)
 	SPINE_CDS_HYPOTHESIS=long $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 # `make test` runs the fast profile; SPINE_CDS_HYPOTHESIS=long runs many more generated cases.
 settings.register_profile("fast", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-LONG_EXAMPLES = int(__import__("os").environ.get("SPINE_CDS_LONG_EXAMPLES", "12000"))  # x 9 generated tests
+LONG_EXAMPLES = int(__import__("os").environ.get("SPINE_CDS_LONG_EXAMPLES", "12500"))  # x 8 generated tests = 100,000
 settings.register_profile(
     "long", max_examples=LONG_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
