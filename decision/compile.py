@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from decision.facts import UNKNOWN, Context
-from decision.fields import check_rules, field_catalogue
+from decision.fields import check_rules
 from decision.truth import Evaluator
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
 from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
@@ -342,4 +342,4 @@ def engine_fact(context: Context, policy: CompiledPolicy, evaluator: Evaluator) 
     return fact
 
 
-__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge", "engine_fact", "field_catalogue"]
+__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge", "engine_fact"]

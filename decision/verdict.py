@@ -218,7 +218,7 @@ class VerdictBuilder:
                     continue
                 kind = _effect_kind(rule)
                 if then.status:
-                    status = worst(status, then.status) if relevant or then.status == "not_indicated" else status
+                    status = worst(status, then.status)  # not indicated stays not indicated: it is the worst
                 for path in then.require:
                     missing.append((path, compiled))
                 if then.guidance:
