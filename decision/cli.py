@@ -32,14 +32,11 @@ class InputError(Exception):
 
 
 def _read_text(path: str) -> str:
-    try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise InputError([f"{path}: is a directory, expected a case file"]) from None
-    except OSError as exc:
-        raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        with _open_binary(path) as source:
+            raw = source.read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -182,7 +179,7 @@ def _open_binary(path: str) -> Any:
     except FileNotFoundError:
         raise InputError([f"{path}: no such file"]) from None
     except IsADirectoryError:
-        raise InputError([f"{path}: is a directory, expected a JSONL file"]) from None
+        raise InputError([f"{path}: is a directory, expected a file"]) from None
     except OSError as exc:
         raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -13,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_server import free_port
 from sqlalchemy import text
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
@@ -97,12 +97,6 @@ def test_a_decision_needs_a_known_case_and_a_name(tmp_path: Path) -> None:
         store.record_decision(case_id, TF, "  ")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL server on loopback, when the server binaries are installed."""
@@ -124,7 +118,7 @@ def postgres_url() -> Iterator[str]:
     data = Path(tempfile.mkdtemp(prefix="spine-cds-pg-"))
     if runner:
         shutil.chown(data, "postgres")
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [*runner, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "spine"],
         check=True,
