@@ -16,6 +16,11 @@ def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.none(), strategy)
 
 
+def _records(fields: dict[str, st.SearchStrategy[Any]], max_size: int) -> st.SearchStrategy[Any]:
+    """An unknown (None) or a list of item records, such as a medication history."""
+    return _maybe(st.lists(st.fixed_dictionaries(fields), max_size=max_size))
+
+
 def _ids(kind: str) -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(getattr(vocabulary(), kind)))
 
@@ -83,30 +88,22 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
             _maybe(st.fixed_dictionaries({"weeks": _maybe(st.integers(0, 30)), "failed": _maybe(st.booleans())}))
         ),
         "imaging": draw(
-            _maybe(
-                st.lists(
-                    st.fixed_dictionaries(
-                        {
-                            "modality": _maybe(_ids("modalities")),
-                            "date": _maybe(_past_date()),
-                            "concordant": _maybe(st.booleans()),
-                        }
-                    ),
-                    max_size=2,
-                )
+            _records(
+                {
+                    "modality": _maybe(_ids("modalities")),
+                    "date": _maybe(_past_date()),
+                    "concordant": _maybe(st.booleans()),
+                },
+                2,
             )
         ),
         "medications": draw(
-            _maybe(
-                st.lists(
-                    st.fixed_dictionaries(
-                        {
-                            "name": st.sampled_from(MEDICATION_NAMES),
-                            "last_dose_hours_ago": _maybe(hours),
-                        }
-                    ),
-                    max_size=2,
-                )
+            _records(
+                {
+                    "name": st.sampled_from(MEDICATION_NAMES),
+                    "last_dose_hours_ago": _maybe(hours),
+                },
+                2,
             )
         ),
         "labs": draw(_maybe(st.fixed_dictionaries({"inr": _maybe(st.sampled_from([0.9, 1.0, 1.3, 2.5]))}))),
@@ -127,33 +124,25 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         ),
         "allergies": draw(_maybe(st.lists(_ids("allergies"), max_size=2, unique=True))),
         "prior_injections": draw(
-            _maybe(
-                st.lists(
-                    st.fixed_dictionaries(
-                        {
-                            "procedure": _maybe(_ids("procedures")),
-                            "region": _maybe(_ids("regions")),
-                            "date": _maybe(_past_date()),
-                            "steroid": _maybe(st.booleans()),
-                        }
-                    ),
-                    max_size=4,
-                )
+            _records(
+                {
+                    "procedure": _maybe(_ids("procedures")),
+                    "region": _maybe(_ids("regions")),
+                    "date": _maybe(_past_date()),
+                    "steroid": _maybe(st.booleans()),
+                },
+                4,
             )
         ),
         "diagnostic_blocks": draw(
-            _maybe(
-                st.lists(
-                    st.fixed_dictionaries(
-                        {
-                            "procedure": _maybe(_ids("procedures")),
-                            "region": _maybe(_ids("regions")),
-                            "date": _maybe(_past_date()),
-                            "relief_percent": _maybe(st.integers(0, 100)),
-                        }
-                    ),
-                    max_size=3,
-                )
+            _records(
+                {
+                    "procedure": _maybe(_ids("procedures")),
+                    "region": _maybe(_ids("regions")),
+                    "date": _maybe(_past_date()),
+                    "relief_percent": _maybe(st.integers(0, 100)),
+                },
+                3,
             )
         ),
         "exam": draw(_maybe(st.just({"si_provocation_positive": positive, "si_provocation_tested": 6}))),

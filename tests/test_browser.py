@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_server import free_port
+from local_server import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -36,6 +36,11 @@ if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
         raise RuntimeError("CI must run the browser tests: Chromium is missing (the Makefile installs it with apt)")
     pytest.skip("Chromium is not installed (apt-get install chromium; `make test` does it)", allow_module_level=True)
+
+
+def _healthy(url: str) -> bool:
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+        return bool(answer.read() == b"ok")
 
 
 @pytest.fixture(scope="module")
@@ -65,14 +70,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
+        if not wait_until(lambda: _healthy(url), seconds=60, pause=0.5):
             pytest.fail("streamlit did not start within 60 s")
         yield url
     finally:

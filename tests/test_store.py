@@ -7,12 +7,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_server import free_port
+from local_server import free_port, wait_until
 from sqlalchemy import text
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
@@ -131,12 +130,7 @@ def postgres_url() -> Iterator[str]:
     )
     url = f"postgresql+psycopg://spine@127.0.0.1:{port}/postgres"
     try:
-        for _ in range(100):
-            try:
-                CaseStore(url)
-                break
-            except Exception:
-                time.sleep(0.1)
+        wait_until(lambda: bool(CaseStore(url)), seconds=10, pause=0.1)
         yield url
     finally:
         server.terminate()
