@@ -80,6 +80,19 @@ class MissingInformation(BaseModel):
     rule_id: str
 
 
+class IgnoredInput(BaseModel):
+    """Something an imported record said that did not become part of the case, and why.
+
+    Imports (FHIR) never drop data silently: what could not be mapped is listed here so that a
+    clinician can see what the assessment did not take into account.
+    """
+
+    model_config = REPORT_CONFIG
+    resource: str = Field(description="Where it came from: ResourceType/id, or ResourceType[entry index].")
+    element: str | None = Field(default=None, description="The element or code that was not used.")
+    reason: str
+
+
 class Report(BaseModel):
     model_config = REPORT_CONFIG
     case_id: str | None
@@ -96,3 +109,6 @@ class Report(BaseModel):
     red_flags: list[Finding]
     no_guideline_applies: bool
     no_guideline_reason: str | None = None
+    ignored_input: list[IgnoredInput] = Field(
+        default_factory=list, description="Imported input that was not used (empty for a case given directly)."
+    )
