@@ -86,12 +86,28 @@ def _evaluate(payload: Any, policy: str | None) -> Any:
         raise InputError(exc.problems) from None
 
 
+def _evaluate_fhir(document: Any, name: str, policy: str | None) -> Any:
+    from decision.evaluate import InvalidCase
+    from decision.fhir import FhirInputError, case_from_bundle, evaluate_imported
+
+    try:
+        imported = case_from_bundle(document)
+        return evaluate_imported(imported, policy)
+    except FhirInputError as exc:
+        raise InputError([f"{name}: {p}" for p in exc.problems]) from None
+    except InvalidCase as exc:
+        raise InputError(exc.problems) from None
+
+
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from decision.explain import to_markdown, to_text
 
     text = _read_text(args.case)
-    payload = _case_payload(parse_document(text, args.case), args.case)
-    report = _evaluate(payload, args.policy)
+    document = parse_document(text, args.case)
+    if args.fhir:
+        report = _evaluate_fhir(document, args.case, args.policy)
+    else:
+        report = _evaluate(_case_payload(document, args.case), args.policy)
     if args.format == "json":
         out.write(report.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":
@@ -192,10 +208,16 @@ def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
     knowledge = load_knowledge(Path(args.root) if args.root else None)
     evaluator = CaseEvaluator(knowledge)  # compiling checks every field and registers the rulesets
     engine_rules = sum(p.engine_rule_count for p in evaluator.policies.values())
+    from knowledge.codemaps import load_codemaps
+
+    codes = load_codemaps(Path(args.root) if args.root else None)
     out.write(
         f"knowledge {knowledge.version} ({knowledge.content_hash[:12]}) is valid: "
         f"{len(knowledge.rules)} rules, {len(knowledge.sources)} sources, {len(knowledge.options)} procedure options, "
         f"policies {', '.join(sorted(knowledge.policies))}; {engine_rules} engine rules compiled\n"
+        f"FHIR code maps {codes.maps.version} are valid: {len(codes.conditions)} billable ICD-10-CM and other condition "
+        f"codes, {len(codes.observations)} observation, {len(codes.medications)} medication, "
+        f"{len(codes.procedures)} procedure codes\n"
     )
     return EXIT_OK
 
@@ -299,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("case")
     ev.add_argument("--format", choices=("json", "text", "markdown"), default="text")
     ev.add_argument("--policy", help="policy profile (clinic, nice, cms); default: the case's, else clinic")
+    ev.add_argument(
+        "--fhir", action="store_true", help="CASE is a FHIR R4B Bundle (JSON); what cannot be mapped is listed"
+    )
     ev.set_defaults(func=cmd_evaluate)
 
     batch = sub.add_parser("batch", help="evaluate a JSONL file of cases into a JSONL file of reports")

@@ -7,7 +7,7 @@ and the vocabulary's labels, never a clinical judgement of its own.
 from __future__ import annotations
 
 from decision.case import vocabulary
-from decision.report import Finding, Reason, Report, ReportCandidate
+from decision.report import Finding, IgnoredInput, Reason, Report, ReportCandidate
 
 STATUS_LABEL = {
     "indicated": "INDICATED",
@@ -92,7 +92,16 @@ def to_text(report: Report) -> str:
                 severity = f" [{f.severity}]" if f.severity else ""
                 lines.append(f"  - {f.text}{severity} (rule {f.rule_id}) {_sources(f)}")
             lines.append("")
+    if report.ignored_input:
+        lines.append("IGNORED INPUT (in the record, not used for this assessment)")
+        lines += [f"  - {_ignored(item)}" for item in report.ignored_input]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _ignored(item: IgnoredInput) -> str:
+    element = f" {item.element}" if item.element else ""
+    return f"{_one_line(item.resource)}{_one_line(element)}: {_one_line(item.reason)}"
 
 
 def _md_escape(text: str) -> str:
@@ -140,4 +149,8 @@ def to_markdown(report: Report) -> str:
                 severity = f" ({f.severity})" if f.severity else ""
                 out.append(f"- {f.text}{severity} — `{f.rule_id}` ({'; '.join(f.sources)})")
             out.append("")
+    if report.ignored_input:
+        out += ["## Ignored input", "", "In the record, not used for this assessment:", ""]
+        out += [f"- {_md_escape(_ignored(item))}" for item in report.ignored_input]
+        out.append("")
     return "\n".join(out).rstrip() + "\n"

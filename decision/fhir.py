@@ -234,7 +234,9 @@ class _Reader:
     def ignore(self, origin: str, reason: str, element: str | None = None) -> None:
         self.ignored.append(IgnoredInput(resource=origin, element=element, reason=reason))
 
-    def set(self, path: str, value: Any, origin: str, when: dt.datetime | None = None, element: str | None = None) -> None:
+    def put(
+        self, path: str, value: Any, origin: str, when: dt.datetime | None = None, element: str | None = None
+    ) -> None:
         self.scalars.setdefault(path, []).append(_Value(value, origin, when, element))
 
     def after_now(self, when: dt.datetime | None) -> bool:
@@ -250,7 +252,7 @@ class _Reader:
     def patient(self, origin: str, res: Any) -> None:
         gender = {"male": "male", "female": "female", "other": "other"}.get(res.gender or "")
         if gender:
-            self.set("sex", gender, origin, element="gender")
+            self.put("sex", gender, origin, element="gender")
         elif res.gender == "unknown":
             self.ignore(origin, "gender 'unknown': sex stays unknown", "gender")
         born = res.birthDate
@@ -265,7 +267,9 @@ class _Reader:
         elif born > on:
             self.ignore(origin, "birth date is after the assessment date", "birthDate")
         else:
-            self.set("age", on.year - born.year - ((on.month, on.day) < (born.month, born.day)), origin, element="birthDate")
+            self.put(
+                "age", on.year - born.year - ((on.month, on.day) < (born.month, born.day)), origin, element="birthDate"
+            )
 
     def condition(self, origin: str, res: Any) -> None:
         verification = _status_code(res.verificationStatus)
@@ -279,18 +283,20 @@ class _Reader:
         part, facts, refuted = self._condition_codes(origin, res)
         if verification == "refuted":
             for path, value in refuted.items():
-                self.set(path, value, origin, element="code (refuted)")
+                self.put(path, value, origin, element="code (refuted)")
             if not refuted:
                 self.ignore(origin, "the record says this condition was ruled out", "verificationStatus")
             return
         if verification in ("unconfirmed", "provisional", "differential"):
-            self.ignore(origin, f"not confirmed ({verification}): record it as confirmed to use it", "verificationStatus")
+            self.ignore(
+                origin, f"not confirmed ({verification}): record it as confirmed to use it", "verificationStatus"
+            )
             return
         if clinical in ("inactive", "remission", "resolved"):
             self.ignore(origin, f"not active ({clinical})", "clinicalStatus")
             return
         for path, value in facts.items():
-            self.set(path, value, origin, element="code")
+            self.put(path, value, origin, element="code")
         if part is None:
             return
         diagnosis = self._diagnosis_extensions(origin, res, part)
@@ -301,9 +307,7 @@ class _Reader:
         elif res.onsetAge is not None or res.onsetString is not None or res.onsetRange is not None:
             self.ignore(origin, "onset is not a date: symptom duration stays unknown", "onset[x]")
 
-    def _condition_codes(
-        self, origin: str, res: Any
-    ) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]:
+    def _condition_codes(self, origin: str, res: Any) -> tuple[dict[str, Any] | None, dict[str, Any], dict[str, Any]]:
         local = self.codes.maps.local
         part: dict[str, Any] | None = None
         facts: dict[str, Any] = {}
@@ -316,7 +320,8 @@ class _Reader:
             key = (coding.system, coding.code)
             found: DiagnosisPart | None = None
             if coding.system == local.condition:
-                found = DiagnosisPart(condition=coding.code)
+                # "unspecified": a spinal diagnosis the record does not name yet (kept, kind unknown)
+                found = DiagnosisPart.model_construct(condition=None if coding.code == "unspecified" else coding.code)
             elif key in self.codes.conditions:
                 entry = self.codes.conditions[key]
                 found = entry.diagnosis
@@ -329,7 +334,7 @@ class _Reader:
                 continue
             new = found.model_dump(exclude_none=True)
             if part is None:
-                part = new
+                part = {"condition": None, **new}
                 continue
             for name, value in new.items():
                 if part.get(name) not in (None, value):
@@ -362,7 +367,9 @@ class _Reader:
             if part.get(name) in (None, value):
                 part[name] = value
             else:
-                self.ignore(origin, f"extension {name} '{value}' disagrees with the code ({part[name]})", f"extension {name}")
+                self.ignore(
+                    origin, f"extension {name} '{value}' disagrees with the code ({part[name]})", f"extension {name}"
+                )
         levels = [str(v) for v in _extensions(res, ext.levels)]
         if levels:
             if part.get("levels") and sorted(part["levels"]) != sorted(levels):
@@ -378,20 +385,27 @@ class _Reader:
         path, entry = self._observation_field(origin, res)
         if path is None:
             return
-        when = _as_datetime(res.effectiveDateTime) or _as_datetime(
-            res.effectivePeriod.end if res.effectivePeriod else None
-        ) or _as_datetime(res.effectiveInstant) or _as_datetime(res.issued)
+        when = (
+            _as_datetime(res.effectiveDateTime)
+            or _as_datetime(res.effectivePeriod.end if res.effectivePeriod else None)
+            or _as_datetime(res.effectiveInstant)
+            or _as_datetime(res.issued)
+        )
         if self.after_now(when):
             self.ignore(origin, "recorded after the assessment time", "effective[x]")
             return
         if res.dataAbsentReason is not None:
-            self.ignore(origin, f"no value ({_concept_text(res.dataAbsentReason) or 'data absent'}): {path} stays unknown", "value[x]")
+            self.ignore(
+                origin,
+                f"no value ({_concept_text(res.dataAbsentReason) or 'data absent'}): {path} stays unknown",
+                "value[x]",
+            )
             return
         value, problem = self._observation_value(res, path, entry)
         if problem:
             self.ignore(origin, problem, "value[x]")
             return
-        self.set(path, value, origin, when, "value[x]")
+        self.put(path, value, origin, when, "value[x]")
 
     def _observation_field(self, origin: str, res: Any) -> tuple[str | None, Any]:
         for coding in _codings(res.code):
@@ -455,7 +469,7 @@ class _Reader:
                 return
         if self._absent(concept, origin):
             return
-        name = self._medication_name(concept)
+        name = self._medication_name(origin, concept)
         if not name:
             self.ignore(origin, "medication has no code or name", "medication[x]")
             return
@@ -473,13 +487,30 @@ class _Reader:
             last_dose = None
         self.medications.setdefault(name, []).append(_Value(last_dose, origin))
 
-    def _medication_name(self, concept: Any) -> str | None:
+    def _medication_name(self, origin: str, concept: Any) -> str | None:
+        """The generic name by code; by the record's own words otherwise (the rules read brand
+        names and flag unlisted drugs). A code whose display names another drug is not trusted."""
+        text = _concept_text(concept).strip().lower()[:100]
         for coding in _codings(concept):
             entry = self.codes.medications.get((coding.system, coding.code))
-            if entry is not None:
-                return entry.medication
-        text = _concept_text(concept).strip().lower()
-        return text[:100] or None
+            if entry is None:
+                continue
+            words = " ".join([coding.display, str(concept.text or "")]).lower()
+            term = self.codes_vocabulary_terms().get(entry.medication, {entry.medication})
+            if words.strip() and not any(name in words for name in term):
+                self.ignore(
+                    origin,
+                    f"code {coding.code} means {entry.medication} but the record names '{words.strip()}'",
+                    "medication[x]",
+                )
+                return text or None
+            return entry.medication
+        return text or None
+
+    def codes_vocabulary_terms(self) -> dict[str, set[str]]:
+        from decision.case import vocabulary
+
+        return {name: {name, *term.aliases} for name, term in vocabulary().medications.items()}
 
     def allergy(self, origin: str, res: Any) -> None:
         if self._absent(res.code, origin):
@@ -519,7 +550,9 @@ class _Reader:
         if kind is None:
             default = self.codes.maps.diagnostic_by_default
             kind = "diagnostic_blocks" if item.get("procedure") in default else "prior_injections"
-        performed = _as_date(res.performedDateTime) or _as_date(res.performedPeriod.start if res.performedPeriod else None)
+        performed = _as_date(res.performedDateTime) or _as_date(
+            res.performedPeriod.start if res.performedPeriod else None
+        )
         if performed is not None and self.assessment_date is not None and performed > self.assessment_date:
             self.ignore(origin, "performed after the assessment date", "performed[x]")
             return
@@ -550,7 +583,8 @@ class _Reader:
         matched = False
         for coding in _codings(concept):
             if coding.system == self.codes.maps.local.procedure:
-                found: dict[str, Any] = {"procedure": coding.code}
+                # "unspecified": an injection the record does not name (kept, kind unknown)
+                found: dict[str, Any] = {"procedure": None if coding.code == "unspecified" else coding.code}
             elif (coding.system, coding.code) in self.codes.procedures:
                 entry = self.codes.procedures[(coding.system, coding.code)]
                 found = {"procedure": entry.procedure, "approach": entry.approach, "region": entry.region}
@@ -573,7 +607,11 @@ class _Reader:
             if values and item[name] in (None, str(values[0])):
                 item[name] = str(values[0])
             elif values:
-                self.ignore(origin, f"extension {name} '{values[0]}' disagrees with the code ({item[name]})", f"extension {name}")
+                self.ignore(
+                    origin,
+                    f"extension {name} '{values[0]}' disagrees with the code ({item[name]})",
+                    f"extension {name}",
+                )
         return item
 
     def imaging_study(self, origin: str, res: Any, key: str | None) -> None:
@@ -586,15 +624,18 @@ class _Reader:
         unknown = sorted(code for system, code in keys if (system, code) not in self.codes.modalities)
         if unknown:
             self.ignore(origin, f"modality {', '.join(str(u) for u in unknown)} not in the map", "modality")
-        if len(found) != 1:
-            if len(found) > 1:
-                self.ignore(origin, f"more than one modality ({', '.join(sorted(found))}): record one study per modality", "modality")
-            elif not unknown:
-                self.ignore(origin, "no modality recorded", "modality")
+        if len(found) > 1:
+            self.ignore(
+                origin,
+                f"more than one modality ({', '.join(sorted(found))}): record one study per modality",
+                "modality",
+            )
+            return
+        if unknown and not found:
             return
         concordant = _extensions(res, self.codes.maps.extensions.concordant)
         study = {
-            "modality": found.pop(),
+            "modality": found.pop() if found else None,  # no modality recorded: a study of unknown kind
             "date": _as_date(res.started),
             "concordant": bool(concordant[0]) if concordant else None,
         }
@@ -641,7 +682,11 @@ class _Reader:
         elif res.status == "current" and reason == "nilknown":
             self.stated_none[codes[0]] = origin
         else:
-            self.ignore(origin, f"empty List without 'nilknown' ({reason or 'no reason'}): {codes[0]} stays unknown", "emptyReason")
+            self.ignore(
+                origin,
+                f"empty List without 'nilknown' ({reason or 'no reason'}): {codes[0]} stays unknown",
+                "emptyReason",
+            )
 
     def _absent(self, concept: Any, origin: str) -> bool:
         for coding in _codings(concept):
@@ -678,10 +723,17 @@ class _Reader:
             if len(earliest) == 1:
                 days = (self.assessment_date - self.onsets[0].value).days
                 if days >= 0:
-                    self.set("symptoms.duration_weeks", _number(round(days / 7, 4)), self.onsets[0].origin, element="onsetDateTime")
+                    self.put(
+                        "symptoms.duration_weeks",
+                        _number(round(days / 7, 4)),
+                        self.onsets[0].origin,
+                        element="onsetDateTime",
+                    )
             else:
                 for v in self.onsets:
-                    self.ignore(v.origin, "conditions give different onset dates: symptom duration left unknown", v.element)
+                    self.ignore(
+                        v.origin, "conditions give different onset dates: symptom duration left unknown", v.element
+                    )
         for path, values in sorted(self.scalars.items()):
             value = self.resolve_scalar(path, values)
             if value is None:
@@ -743,7 +795,7 @@ def _read(parsed: list[tuple[str, Any]], reader: _Reader) -> None:
     patients = [label for label, res in parsed if res.get_resource_type() == "Patient"]
     if len(patients) > 1:
         raise FhirInputError([f"more than one Patient ({', '.join(patients)}): send one patient's record"])
-    for _label_, res in parsed:
+    for _, res in parsed:
         if res.get_resource_type() == "Medication" and res.id:
             reader.media[f"Medication/{res.id}"] = res.code
             reader.media[f"#{res.id}"] = res.code
@@ -795,7 +847,9 @@ def _validated_case(data: dict[str, Any], reader: _Reader) -> Case:
         except ValidationError as err:
             first = err.errors(include_url=False)[0]
             loc = [p for p in first["loc"]]
-            reader.ignore("(mapped case)", f"{'.'.join(str(p) for p in loc)}: {first['msg']}", ".".join(str(p) for p in loc))
+            reader.ignore(
+                "(mapped case)", f"{'.'.join(str(p) for p in loc)}: {first['msg']}", ".".join(str(p) for p in loc)
+            )
             _drop(data, loc)
     raise FhirInputError(["the record could not be turned into a valid case"])
 
@@ -803,9 +857,9 @@ def _validated_case(data: dict[str, Any], reader: _Reader) -> Case:
 def _drop(data: Any, loc: list[Any]) -> None:
     node = data
     for part in loc[:-1]:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             node = node[part]
         else:
             break
@@ -882,7 +936,10 @@ def procedure_from_order(resource: Mapping[str, Any]) -> tuple[ProcedureSelectio
     """The procedure a ServiceRequest (an order being placed) asks for, from its code."""
     parsed, ignored = parse_resources([resource], supported=("ServiceRequest",))
     if not parsed:
-        return None, [IgnoredInput(resource=i.resource, reason="an injection order is read from a ServiceRequest") for i in ignored]
+        return None, [
+            IgnoredInput(resource=i.resource, reason="an injection order is read from a ServiceRequest")
+            for i in ignored
+        ]
     label, res = parsed[0]
     reader = _Reader(codes=default_codemaps(), now=None)
     item = reader._procedure_item(label, res.code, res)

@@ -56,7 +56,9 @@ class ConditionCode(Code):
     """A Condition code: a diagnosis in scope, and/or case facts that the code states."""
 
     diagnosis: DiagnosisPart | None = None
-    facts: dict[str, Scalar] = Field(default_factory=dict, description="Case field -> value when the condition is present.")
+    facts: dict[str, Scalar] = Field(
+        default_factory=dict, description="Case field -> value when the condition is present."
+    )
     refuted_facts: dict[str, Scalar] = Field(
         default_factory=dict, description="Case field -> value when the record says the condition was ruled out."
     )
@@ -215,7 +217,9 @@ def _check_sources(maps: CodeMaps, root: Path, problems: list[str]) -> None:
                 source_id, _, section = ref.partition("#")
                 source = knowledge.sources.get(source_id)
                 if source is None or section not in source.sections:
-                    problems.append(f"{CODEMAP_FILE}: {group} {entry.code}: basis '{ref}' is not a known source#section")
+                    problems.append(
+                        f"{CODEMAP_FILE}: {group} {entry.code}: basis '{ref}' is not a known source#section"
+                    )
 
 
 def _expand_icd(entries: list[Any], maps: CodeMaps, problems: list[str], group: str) -> dict[tuple[str, str], Any]:
@@ -233,8 +237,12 @@ def _expand_icd(entries: list[Any], maps: CodeMaps, problems: list[str], group: 
             continue
         official = cm.get_description(entry.code)
         if official != entry.display:
-            problems.append(f"{CODEMAP_FILE}: {group} {entry.code}: display '{entry.display}' is not the code's name '{official}'")
-        leaves = [entry.code] if cm.is_leaf(entry.code) else [c for c in cm.get_descendants(entry.code) if cm.is_leaf(c)]
+            problems.append(
+                f"{CODEMAP_FILE}: {group} {entry.code}: display '{entry.display}' is not the code's name '{official}'"
+            )
+        leaves = (
+            [entry.code] if cm.is_leaf(entry.code) else [c for c in cm.get_descendants(entry.code) if cm.is_leaf(c)]
+        )
         for leaf in leaves:
             specificity = len(entry.code)
             if depth.get(leaf, -1) < specificity:

@@ -57,7 +57,9 @@ def _condition_coding(codes: CodeIndex, diagnosis: dict[str, Any]) -> tuple[dict
             if best is None or score > best[0]:
                 best = (score, system, code)
     if best is None:
-        return {"system": codes.maps.local.condition, "code": diagnosis["condition"]}, {"condition"}
+        return {"system": codes.maps.local.condition, "code": diagnosis.get("condition") or "unspecified"}, {
+            "condition"
+        }
     entry = codes.conditions[(best[1], best[2])]
     assert entry.diagnosis is not None
     covered = {k for k, v in entry.diagnosis.model_dump().items() if v is not None}
@@ -65,7 +67,12 @@ def _condition_coding(codes: CodeIndex, diagnosis: dict[str, Any]) -> tuple[dict
 
 
 def _observation(codes: CodeIndex, path: str, value: Any, index: int) -> dict[str, Any]:
-    obs: dict[str, Any] = {"resourceType": "Observation", "id": f"obs{index}", "status": "final", "subject": {"reference": PATIENT}}
+    obs: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": f"obs{index}",
+        "status": "final",
+        "subject": {"reference": PATIENT},
+    }
     if path in LOINC_FIELDS and not isinstance(value, bool):
         code, unit = LOINC_FIELDS[path]
         obs["code"] = {"coding": [{"system": "http://loinc.org", "code": code}]}
@@ -90,7 +97,7 @@ def _observation(codes: CodeIndex, path: str, value: Any, index: int) -> dict[st
 
 def _procedure(codes: CodeIndex, item: dict[str, Any], kind: str, index: int) -> dict[str, Any]:
     wanted = {k: item.get(k) for k in ("procedure", "approach", "region")}
-    coding = {"system": codes.maps.local.procedure, "code": item.get("procedure")}
+    coding = {"system": codes.maps.local.procedure, "code": item.get("procedure") or "unspecified"}
     covered = {"procedure"}
     for (system, code), entry in sorted(codes.procedures.items()):
         mapped = {"procedure": entry.procedure, "approach": entry.approach, "region": entry.region}
@@ -130,7 +137,9 @@ def _none_known(codes: CodeIndex, name: str) -> dict[str, Any]:
         "mode": "snapshot",
         "subject": {"reference": PATIENT},
         "code": {"coding": [{"system": codes.maps.local.list, "code": name}]},
-        "emptyReason": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "nilknown"}]},
+        "emptyReason": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "nilknown"}]
+        },
     }
 
 
@@ -168,8 +177,14 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
             "resourceType": "Condition",
             "id": f"dx{index}",
             "subject": {"reference": PATIENT},
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
+            "clinicalStatus": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+            },
+            "verificationStatus": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}
+                ]
+            },
             "code": {"coding": [coding]},
             "extension": [],
         }
@@ -190,29 +205,81 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
         name = med["name"]
         concept: dict[str, Any] = {"text": name}
         if name in rxnorm:
-            concept = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": rxnorm[name], "display": name}]}
-        entries.append({"resourceType": "MedicationStatement", "id": f"med{index}", "status": "active", "subject": {"reference": PATIENT}, "medicationCodeableConcept": concept})
+            concept = {
+                "coding": [
+                    {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": rxnorm[name], "display": name}
+                ]
+            }
+        entries.append(
+            {
+                "resourceType": "MedicationStatement",
+                "id": f"med{index}",
+                "status": "active",
+                "subject": {"reference": PATIENT},
+                "medicationCodeableConcept": concept,
+            }
+        )
         hours = med.get("last_dose_hours_ago")
         if hours is not None and now is not None:
             given = now - dt.timedelta(hours=hours)
-            entries.append({"resourceType": "MedicationAdministration", "id": f"dose{index}", "status": "completed", "subject": {"reference": PATIENT}, "medicationCodeableConcept": concept, "effectiveDateTime": given.isoformat()})
+            entries.append(
+                {
+                    "resourceType": "MedicationAdministration",
+                    "id": f"dose{index}",
+                    "status": "completed",
+                    "subject": {"reference": PATIENT},
+                    "medicationCodeableConcept": concept,
+                    "effectiveDateTime": given.isoformat(),
+                }
+            )
     if case.get("medications") == []:
-        entries.append({"resourceType": "MedicationStatement", "id": "no-meds", "status": "active", "subject": {"reference": PATIENT}, "medicationCodeableConcept": {"coding": [{"system": codes.maps.system_uri("ips"), "code": "no-known-medications"}]}})
+        entries.append(
+            {
+                "resourceType": "MedicationStatement",
+                "id": "no-meds",
+                "status": "active",
+                "subject": {"reference": PATIENT},
+                "medicationCodeableConcept": {
+                    "coding": [{"system": codes.maps.system_uri("ips"), "code": "no-known-medications"}]
+                },
+            }
+        )
     allergy_codes = {entry.allergy: code for (_, code), entry in codes.allergies.items()}
     for index, allergy in enumerate(case.get("allergies") or []):
         coding = {"system": codes.maps.local.allergy, "code": allergy}
         if allergy in allergy_codes:
             coding = {"system": SNOMED, "code": allergy_codes[allergy]}
-        entries.append({"resourceType": "AllergyIntolerance", "id": f"allergy{index}", "patient": {"reference": PATIENT}, "code": {"coding": [coding]}})
+        entries.append(
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": f"allergy{index}",
+                "patient": {"reference": PATIENT},
+                "code": {"coding": [coding]},
+            }
+        )
     if case.get("allergies") == []:
-        entries.append({"resourceType": "AllergyIntolerance", "id": "no-allergies", "patient": {"reference": PATIENT}, "code": {"coding": [{"system": codes.maps.system_uri("ips"), "code": "no-known-allergies"}]}})
+        entries.append(
+            {
+                "resourceType": "AllergyIntolerance",
+                "id": "no-allergies",
+                "patient": {"reference": PATIENT},
+                "code": {"coding": [{"system": codes.maps.system_uri("ips"), "code": "no-known-allergies"}]},
+            }
+        )
     for kind in ("prior_injections", "diagnostic_blocks"):
         for index, item in enumerate(case.get(kind) or []):
             entries.append(_procedure(codes, item, kind, len(entries) + index))
     for index, study in enumerate(case.get("imaging") or []):
-        res: dict[str, Any] = {"resourceType": "ImagingStudy", "id": f"img{index}", "status": "available", "subject": {"reference": PATIENT}}
+        res: dict[str, Any] = {
+            "resourceType": "ImagingStudy",
+            "id": f"img{index}",
+            "status": "available",
+            "subject": {"reference": PATIENT},
+        }
         if study.get("modality"):
-            res["modality"] = [{"system": "http://dicom.nema.org/resources/ontology/DCM", "code": DICOM[study["modality"]]}]
+            res["modality"] = [
+                {"system": "http://dicom.nema.org/resources/ontology/DCM", "code": DICOM[study["modality"]]}
+            ]
         if study.get("date"):
             res["started"] = str(study["date"])
         if study.get("concordant") is not None:
@@ -221,7 +288,11 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
     for name in ("diagnoses", "imaging", "prior_injections", "diagnostic_blocks"):
         if case.get(name) == []:
             entries.append(_none_known(codes, name))
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": f"urn:spine-cds:{e['resourceType']}/{e['id']}", "resource": e} for e in entries]}
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"fullUrl": f"urn:spine-cds:{e['resourceType']}/{e['id']}", "resource": e} for e in entries],
+    }
     if case.get("case_id") is not None:
         bundle["identifier"] = {"system": "urn:spine-cds:case-id", "value": case["case_id"]}
     if now is not None:
