@@ -59,6 +59,29 @@ def test_invalid_pasted_json_gives_a_clear_error() -> None:
     assert any("age: Input should be a valid number" in e.value for e in at.error)
 
 
+def test_a_pasted_fhir_bundle_is_assessed_and_its_unused_parts_listed() -> None:
+    import json
+
+    from fhir_bundles import bundle_from_case
+    from vignette_format import SHARED_VIGNETTES, load_vignette
+
+    bundle = bundle_from_case(load_vignette(SHARED_VIGNETTES / "esi-warfarin-inr-unknown.yaml")["case"])
+    bundle["entry"].append(
+        {"resource": {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}}}
+    )
+    at = _page("clinician.clinician_page").run()
+    at.text_area[0].set_value(json.dumps(bundle)).run()
+    _button(at, "Assess this JSON").click().run()
+    assert not at.exception
+    assert "NEEDS INFORMATION" in _text(at)
+    assert any("Encounter resources are not used" in m.value for m in at.markdown)
+    at.text_area[0].set_value(
+        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Foo"}}]})
+    ).run()
+    _button(at, "Assess this JSON").click().run()
+    assert any("'Foo' is not a FHIR R4B resource type" in e.value for e in at.error)
+
+
 def test_the_form_leaves_unanswered_questions_unknown() -> None:
     at = _page("clinician.clinician_page").run()
     at.selectbox(key="f_condition").set_value("herniated_disc")

@@ -12,6 +12,7 @@ from decision.case import with_field
 from decision.diff import report_diff
 from decision.evaluate import InvalidCase
 from decision.explain import to_markdown
+from decision.fhir import FhirInputError, case_from_bundle
 from decision.fields import field_catalogue
 from decision.report import Report
 from ui.case_form import case_form
@@ -19,6 +20,7 @@ from ui.components import demos, evaluator, show_report, store
 from ui.export import report_pdf
 
 CURRENT = "current_case"
+IMPORTED = "imported_fhir"
 
 
 def _answer_widget(path: str, key: str) -> tuple[bool, Any]:
@@ -113,6 +115,18 @@ def _save_and_share(case: dict[str, Any], report: Report) -> None:
         st.markdown(f"[Open the saved assessment](/?case={saved})")
 
 
+def _is_bundle(document: Any) -> bool:
+    return isinstance(document, dict) and document.get("resourceType") == "Bundle"
+
+
+def _from_fhir(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle as a case; its ignored input is kept beside it and shown while the case is this one."""
+    imported = case_from_bundle(bundle)
+    case: dict[str, Any] = json.loads(imported.case.model_dump_json(exclude_none=True))
+    st.session_state[IMPORTED] = (json.dumps(case, sort_keys=True, default=str), imported.ignored_input)
+    return case
+
+
 def clinician_page() -> None:
     st.header("Clinician: assess a case")
     shared = st.query_params.get("case")
@@ -142,6 +156,7 @@ def clinician_page() -> None:
         if submitted is not None:
             st.session_state[CURRENT] = submitted
     with tab_json:
+        st.caption("A spine-cds case, or a FHIR R4B Bundle from a record system (what it cannot use is listed).")
         uploaded = st.file_uploader("Case file (JSON or YAML)", type=["json", "yaml", "yml"])
         text = st.text_area("Case JSON", height=200, placeholder='{"diagnoses": [...], ...}')
         raw = uploaded.getvalue().decode("utf-8-sig", errors="replace") if uploaded else text
@@ -150,9 +165,11 @@ def clinician_page() -> None:
                 parsed = (
                     yaml.safe_load(raw) if uploaded and uploaded.name.endswith((".yaml", ".yml")) else json.loads(raw)
                 )
-                st.session_state[CURRENT] = parsed
+                st.session_state[CURRENT] = _from_fhir(parsed) if _is_bundle(parsed) else parsed
             except (json.JSONDecodeError, yaml.YAMLError) as exc:
                 st.error(f"Not a valid case file: {exc}")
+            except FhirInputError as exc:
+                st.error("Not a FHIR R4B bundle spine-cds can read:\n" + "\n".join(f"- {p}" for p in exc.problems))
     case = st.session_state.get(CURRENT)
     if case is None:
         st.info("Choose a demo case, fill in the form, or paste a case to assess.")
@@ -164,6 +181,9 @@ def clinician_page() -> None:
     except InvalidCase as exc:
         st.error("The case is not valid:\n" + "\n".join(f"- {p}" for p in exc.problems))
         return
+    imported = st.session_state.get(IMPORTED)
+    if imported and imported[0] == json.dumps(case, sort_keys=True, default=str):
+        report = report.model_copy(update={"ignored_input": imported[1]})
     _missing_questions(case, report)
     show_report(report)
     _what_if(case, report)

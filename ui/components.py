@@ -92,3 +92,10 @@ def show_report(report: Report, compact: bool = False) -> None:
             for finding in findings:
                 severity = f" ({finding.severity})" if finding.severity else ""
                 st.markdown(f"- {finding.text}{severity} — {rule_link(finding.rule_id)}")
+    if report.ignored_input:
+        with st.expander(
+            f"Ignored input: {len(report.ignored_input)} item(s) of the record were not used", expanded=True
+        ):
+            for item in report.ignored_input:
+                element = f" `{item.element}`" if item.element else ""
+                st.markdown(f"- `{item.resource}`{element}: {item.reason}")
