@@ -100,8 +100,8 @@ def to_text(report: Report) -> str:
 
 
 def _ignored(item: IgnoredInput) -> str:
-    element = f" {item.element}" if item.element else ""
-    return f"{_one_line(item.resource)}{_one_line(element)}: {_one_line(item.reason)}"
+    where = f"{item.resource} ({item.element})" if item.element else item.resource
+    return " ".join(f"{where}: {item.reason}".split())
 
 
 def _md_escape(text: str) -> str:

@@ -515,3 +515,12 @@ def test_cli_evaluates_a_bundle(tmp_path: Path) -> None:
     assert (
         bad.returncode == 2 and "'Foo' is not a FHIR R4B resource type" in bad.stderr and "Traceback" not in bad.stderr
     )
+
+
+def test_readme_fhir_example_is_what_the_cli_prints() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("$ spine-cds evaluate --fhir examples/fhir-bundle-warfarin.json\n", 1)[1].split("```", 1)[0]
+    shown = [line for line in block.splitlines() if line.strip() and line != "..."]
+    cli = [sys.executable, "-m", "decision.cli", "evaluate", "--fhir", "examples/fhir-bundle-warfarin.json"]
+    printed = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT, check=True).stdout.splitlines()
+    assert len(shown) >= 3 and printed[-len(shown) :] == shown
