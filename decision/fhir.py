@@ -138,7 +138,14 @@ def _label(resource: Any, index: int) -> str:
 
 
 def _reference_key(reference: Any) -> str | None:
-    return str(reference.reference) if reference is not None and reference.reference else None
+    """A reference as `Type/id` when it is one (absolute server URLs included), else as written."""
+    if reference is None or not reference.reference:
+        return None
+    text = str(reference.reference).split("/_history/", 1)[0]
+    parts = text.rstrip("/").split("/")
+    if text.startswith(("http://", "https://")) and len(parts) >= 2:
+        return "/".join(parts[-2:])
+    return text
 
 
 @cache
@@ -340,7 +347,7 @@ class _Reader:
                 if part.get(name) not in (None, value):
                     self.ignore(origin, f"codes disagree on the {name}: {part[name]} or {value}", f"code {coding.code}")
                     part[name] = None
-                elif part.get(name) is None and name not in part:
+                elif part.get(name) is None:
                     part[name] = value
         return part, facts, refuted
 
@@ -846,12 +853,26 @@ def _validated_case(data: dict[str, Any], reader: _Reader) -> Case:
             return Case.model_validate(data)
         except ValidationError as err:
             first = err.errors(include_url=False)[0]
-            loc = [p for p in first["loc"]]
-            reader.ignore(
-                "(mapped case)", f"{'.'.join(str(p) for p in loc)}: {first['msg']}", ".".join(str(p) for p in loc)
-            )
-            _drop(data, loc)
+            locs = [list(first["loc"])] if first["loc"] else _whole_case_error_fields(first)
+            where = ", ".join(".".join(str(p) for p in loc) for loc in locs) or "(case)"
+            reader.ignore("(mapped case)", f"{first['msg']}: left unknown", where)
+            if not locs:
+                break
+            for loc in locs:
+                _drop(data, loc)
     raise FhirInputError(["the record could not be turned into a valid case"])
+
+
+def _whole_case_error_fields(error: Any) -> list[list[Any]]:
+    """The fields a whole-case check names (a contradiction): each is left unknown, since the
+    record does not say which of them is wrong."""
+    ctx = error.get("ctx") or {}
+    named = str(ctx.get("field", ""))
+    path = named.replace("[", ".").replace("]", "").split(".") if named else []
+    locs = [[int(p) if p.isdigit() else p for p in path]] if path else []
+    if error.get("type") == "sex_contradiction":
+        locs.append(["sex"])
+    return locs
 
 
 def _drop(data: Any, loc: list[Any]) -> None:

@@ -524,3 +524,13 @@ def test_readme_fhir_example_is_what_the_cli_prints() -> None:
     cli = [sys.executable, "-m", "decision.cli", "evaluate", "--fhir", "examples/fhir-bundle-warfarin.json"]
     printed = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT, check=True).stdout.splitlines()
     assert len(shown) >= 3 and printed[-len(shown) :] == shown
+
+
+def test_a_contradiction_in_the_record_leaves_both_sides_unknown() -> None:
+    pregnant = _observation(
+        "82810-3", valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "77386006"}]}
+    )
+    pregnant["subject"] = {"reference": "https://ehr.example/fhir/Patient/p1"}  # absolute: the same patient
+    imported = case_from_bundle(_bundle(_patient(gender="male"), pregnant))
+    assert imported.case.sex is None and imported.case.pregnant is None
+    assert any("pregnant is true but sex is male" in i.reason for i in imported.ignored_input)
