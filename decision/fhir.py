@@ -42,6 +42,20 @@ SUPPORTED = (
     "List",
 )
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+ONGOING = object()
+"""A medication record that says the drug is still taken: no recorded dose is the last one."""
+INJECTION_LISTS = ("prior_injections", "diagnostic_blocks")
+MODIFIED_LISTS = {
+    "MedicationStatement": ("medications",),
+    "MedicationRequest": ("medications",),
+    "MedicationAdministration": ("medications",),
+    "Medication": ("medications",),
+    "AllergyIntolerance": ("allergies",),
+    "Procedure": INJECTION_LISTS,
+    "ImagingStudy": ("imaging",),
+    "DiagnosticReport": ("imaging",),
+    "Condition": ("diagnoses",),
+}
 LIST_FIELDS = ("diagnoses", "imaging", "medications", "allergies", "prior_injections", "diagnostic_blocks")
 MAX_RESOURCES = 5000
 
@@ -120,16 +134,40 @@ def _number(value: Any) -> float | None:
     return int(number) if number.is_integer() else number
 
 
-def _extensions(resource: Any, url: str) -> list[Any]:
-    out = []
+EXTENSION_KINDS = {
+    "levels": "text",
+    "side": "text",
+    "subtype": "text",
+    "region": "text",
+    "approach": "text",
+    "steroid": "bool",
+    "relief_percent": "number",
+    "relief_weeks": "number",
+    "concordant": "bool",
+}
+EXTENSION_TYPES = {
+    "text": ("valueCode", "valueString"),
+    "bool": ("valueBoolean",),
+    "number": ("valueDecimal", "valueInteger"),
+}
+
+
+def _extension_values(resource: Any, url: str, kind: str) -> tuple[list[Any], bool]:
+    """(values of the expected type, whether an extension with this URL had another type).
+
+    A concordance given as the string "false" must not read as true: only the FHIR type that
+    carries the meaning is read, and anything else is reported by the caller."""
+    out: list[Any] = []
+    wrong = False
     for ext in resource.extension or []:
-        if ext.url == url:
-            for name in ("valueCode", "valueString", "valueBoolean", "valueDecimal", "valueInteger"):
-                value = getattr(ext, name, None)
-                if value is not None:
-                    out.append(value)
-                    break
-    return out
+        if ext.url != url:
+            continue
+        value = next((getattr(ext, n) for n in EXTENSION_TYPES[kind] if getattr(ext, n, None) is not None), None)
+        if value is None:
+            wrong = True
+        else:
+            out.append(float(value) if kind == "number" else value)
+    return out, wrong
 
 
 def _label(resource: Any, index: int) -> str:
@@ -138,14 +176,11 @@ def _label(resource: Any, index: int) -> str:
 
 
 def _reference_key(reference: Any) -> str | None:
-    """A reference as `Type/id` when it is one (absolute server URLs included), else as written."""
+    """A reference as written, without a version. An absolute URL is kept whole: the same id on
+    another server may be another patient."""
     if reference is None or not reference.reference:
         return None
-    text = str(reference.reference).split("/_history/", 1)[0]
-    parts = text.rstrip("/").split("/")
-    if text.startswith(("http://", "https://")) and len(parts) >= 2:
-        return "/".join(parts[-2:])
-    return text
+    return str(reference.reference).split("/_history/", 1)[0]
 
 
 @cache
@@ -233,18 +268,36 @@ class _Reader:
     stated_none: dict[str, str] = field(default_factory=dict)
     ignored: list[IgnoredInput] = field(default_factory=list)
     media: dict[str, Any] = field(default_factory=dict)
+    full_urls: dict[str, str] = field(default_factory=dict)
+    incomplete: set[str] = field(default_factory=set)
 
     @property
     def assessment_date(self) -> dt.date | None:
         return self.now.date() if self.now else None
 
-    def ignore(self, origin: str, reason: str, element: str | None = None) -> None:
+    def ignore(self, origin: str, reason: str, element: str | None = None, reopens: tuple[str, ...] = ()) -> None:
+        """List what was not used; `reopens` names the case lists this record belonged to, which
+        can no longer be taken as complete."""
         self.ignored.append(IgnoredInput(resource=origin, element=element, reason=reason))
+        self.incomplete.update(reopens)
+
+    def ext(self, origin: str, res: Any, name: str) -> list[Any]:
+        kind = EXTENSION_KINDS[name]
+        values, wrong = _extension_values(res, getattr(self.codes.maps.extensions, name), kind)
+        if wrong:
+            expected = " or ".join(EXTENSION_TYPES[kind])
+            self.ignore(
+                origin, f"extension {name} must be given as {expected}; this one was not used", f"extension {name}"
+            )
+        return values
 
     def put(
         self, path: str, value: Any, origin: str, when: dt.datetime | None = None, element: str | None = None
     ) -> None:
         self.scalars.setdefault(path, []).append(_Value(value, origin, when, element))
+
+    def on_assessment_day(self, when: dt.datetime | None) -> bool:
+        return when is not None and self.now is not None and when.astimezone(self.now.tzinfo).date() == self.now.date()
 
     def after_now(self, when: dt.datetime | None) -> bool:
         return when is not None and self.now is not None and when > self.now
@@ -281,14 +334,24 @@ class _Reader:
     def condition(self, origin: str, res: Any) -> None:
         verification = _status_code(res.verificationStatus)
         clinical = _status_code(res.clinicalStatus)
-        absent = self._absent(res.code, origin)
-        if absent:
-            return
         if verification == "entered-in-error":
             self.ignore(origin, "entered in error")
             return
+        if verification not in ("refuted", "unconfirmed", "provisional", "differential") and self._absent(
+            res.code, origin
+        ):
+            return
         part, facts, refuted = self._condition_codes(origin, res)
         if verification == "refuted":
+            recorded = _as_date(res.recordedDate)
+            if refuted and recorded != self.assessment_date:
+                self.ignore(
+                    origin,
+                    f"ruled out on {recorded or 'an unrecorded date'}: a ruled-out finding counts only when "
+                    "recorded on the assessment day",
+                    "recordedDate",
+                )
+                return
             for path, value in refuted.items():
                 self.put(path, value, origin, element="code (refuted)")
             if not refuted:
@@ -365,9 +428,8 @@ class _Reader:
         return f"code not in the map ({coding.system or 'no system'})"
 
     def _diagnosis_extensions(self, origin: str, res: Any, part: dict[str, Any]) -> dict[str, Any]:
-        ext = self.codes.maps.extensions
-        for name, url in (("region", ext.region), ("side", ext.side), ("subtype", ext.subtype)):
-            values = _extensions(res, url)
+        for name in ("region", "side", "subtype"):
+            values = self.ext(origin, res, name)
             if not values:
                 continue
             value = str(values[0])
@@ -377,7 +439,7 @@ class _Reader:
                 self.ignore(
                     origin, f"extension {name} '{value}' disagrees with the code ({part[name]})", f"extension {name}"
                 )
-        levels = [str(v) for v in _extensions(res, ext.levels)]
+        levels = [str(v) for v in self.ext(origin, res, "levels")]
         if levels:
             if part.get("levels") and sorted(part["levels"]) != sorted(levels):
                 self.ignore(origin, f"levels {levels} disagree with the code ({part['levels']})", "extension levels")
@@ -400,6 +462,13 @@ class _Reader:
         )
         if self.after_now(when):
             self.ignore(origin, "recorded after the assessment time", "effective[x]")
+            return
+        if path in self.codes.maps.current_fields and not self.on_assessment_day(when):
+            self.ignore(
+                origin,
+                f"{path} dated {when.date() if when else 'nowhere'}: it counts only when recorded on the assessment day",
+                "effective[x]",
+            )
             return
         if res.dataAbsentReason is not None:
             self.ignore(
@@ -432,10 +501,13 @@ class _Reader:
             qty = res.valueQuantity
             unit = str(qty.code or qty.unit or "")
             factor = 1.0
+            if qty.comparator:
+                return None, f"'{qty.comparator}{qty.value}' is a bound, not a value"
             if entry is not None and entry.units:
-                if unit and unit not in entry.units:
-                    return None, f"unit '{unit}' cannot be converted for {path} (known: {', '.join(entry.units)})"
-                factor = entry.units.get(unit, 1.0)
+                if unit not in entry.units:
+                    known = ", ".join(u or "(none)" for u in entry.units)
+                    return None, f"unit '{unit or '(none)'}' cannot be read for {path} (known: {known})"
+                factor = entry.units[unit]
             number = _number(qty.value)
             if number is None:
                 return None, "quantity without a value"
@@ -459,40 +531,78 @@ class _Reader:
 
     def medication(self, origin: str, res: Any, kind: str) -> None:
         status = res.status
-        if kind == "MedicationStatement" and status in ("not-taken", "entered-in-error", "intended"):
-            self.ignore(origin, f"status '{status}': not a medication the patient takes", "status")
-            return
-        if kind == "MedicationRequest" and status not in ("active", "on-hold", "completed"):
-            self.ignore(origin, f"status '{status}': not a current prescription", "status")
-            return
-        if kind == "MedicationAdministration" and status not in ("completed", "in-progress"):
-            self.ignore(origin, f"status '{status}': not a dose given", "status")
+        not_taken = {
+            "MedicationStatement": ("not-taken", "entered-in-error", "intended"),
+            "MedicationRequest": ("cancelled", "entered-in-error", "draft"),
+            "MedicationAdministration": ("not-done", "entered-in-error"),
+        }[kind]
+        if status in not_taken:
+            self.ignore(origin, f"status '{status}': not a medication the patient takes or took", "status")
             return
         concept = res.medicationCodeableConcept
         if concept is None and res.medicationReference is not None:
-            concept = self.media.get(_reference_key(res.medicationReference) or "")
+            concept = self._referenced_medication(res)
             if concept is None:
-                self.ignore(origin, "medication reference not found in the record", "medicationReference")
+                self.ignore(
+                    origin, "medication reference not found in the record", "medicationReference", ("medications",)
+                )
                 return
         if self._absent(concept, origin):
+            if kind != "MedicationStatement" or _as_date(res.dateAsserted) != self.assessment_date:
+                self.stated_none.pop("medications", None)
+                self.ignore(
+                    origin,
+                    "a 'no medications' statement counts only as a MedicationStatement asserted on the assessment day",
+                    "dateAsserted",
+                )
             return
         name = self._medication_name(origin, concept)
         if not name:
-            self.ignore(origin, "medication has no code or name", "medication[x]")
+            self.ignore(origin, "medication has no code or name", "medication[x]", ("medications",))
             return
-        last_dose: dt.datetime | None = None
+        self.medications.setdefault(name, []).append(_Value(self._dose_time(origin, res, kind), origin, element=kind))
+
+    def _dose_time(self, origin: str, res: Any, kind: str) -> Any:
+        """When a dose was last given: a time, ONGOING when the record says it is still taken or
+        being given, or None when the record does not say."""
+        status = res.status
         if kind == "MedicationAdministration":
-            last_dose = _as_datetime(res.effectiveDateTime) or _as_datetime(
-                res.effectivePeriod.end if res.effectivePeriod else None
-            )
+            if status == "in-progress":
+                return ONGOING
+            raw = res.effectiveDateTime or (res.effectivePeriod.end if res.effectivePeriod else None)
         elif kind == "MedicationStatement" and status in ("completed", "stopped", "on-hold"):
-            last_dose = _as_datetime(res.effectivePeriod.end if res.effectivePeriod else None) or (
-                _as_datetime(res.effectiveDateTime) if status == "completed" else None
+            raw = (
+                res.effectivePeriod.end
+                if res.effectivePeriod
+                else res.effectiveDateTime
+                if status == "completed"
+                else None
             )
-        if self.after_now(last_dose):
+        elif (kind == "MedicationStatement" and status in ("active", "unknown")) or (
+            kind == "MedicationRequest" and status == "active"
+        ):
+            return ONGOING
+        else:
+            return None
+        if raw is not None and not isinstance(raw, dt.datetime):
+            self.ignore(
+                origin, f"dose dated {raw} without a time: hours since the last dose left unknown", "effective[x]"
+            )
+            return None
+        when = _as_datetime(raw)
+        if self.after_now(when):
             self.ignore(origin, "dose recorded after the assessment time", "effective[x]")
-            last_dose = None
-        self.medications.setdefault(name, []).append(_Value(last_dose, origin))
+            return None
+        return when
+
+    def _referenced_medication(self, res: Any) -> Any:
+        key = _reference_key(res.medicationReference) or ""
+        if key.startswith("#"):
+            for contained in res.contained or []:
+                if contained.get_resource_type() == "Medication" and f"#{contained.id}" == key:
+                    return contained.code
+            return None
+        return self.media.get(self.full_urls.get(key, key))
 
     def _medication_name(self, origin: str, concept: Any) -> str | None:
         """The generic name by code; by the record's own words otherwise (the rules read brand
@@ -520,8 +630,6 @@ class _Reader:
         return {name: {name, *term.aliases} for name, term in vocabulary().medications.items()}
 
     def allergy(self, origin: str, res: Any) -> None:
-        if self._absent(res.code, origin):
-            return
         verification = _status_code(res.verificationStatus)
         clinical = _status_code(res.clinicalStatus)
         if verification in ("refuted", "entered-in-error"):
@@ -529,6 +637,8 @@ class _Reader:
             return
         if clinical in ("inactive", "resolved"):
             self.ignore(origin, f"not active ({clinical})", "clinicalStatus")
+            return
+        if self._absent(res.code, origin):
             return
         for coding in _codings(res.code):
             if coding.system == self.codes.maps.local.allergy:
@@ -538,13 +648,22 @@ class _Reader:
             if entry is not None:
                 self.allergies.add(entry.allergy)
                 return
-        self.ignore(origin, f"not an allergy the rules use ('{_concept_text(res.code) or 'uncoded'}')", "code")
+        self.ignore(
+            origin,
+            f"allergy not in the map ('{_concept_text(res.code) or 'uncoded'}'): it may matter, so the allergy list "
+            "is left unknown",
+            "code",
+            ("allergies",),
+        )
 
     def procedure(self, origin: str, res: Any) -> None:
+        if res.status in ("not-done", "entered-in-error", "preparation"):
+            self.ignore(origin, f"status '{res.status}': not a procedure that was done", "status")
+            return
         if self._absent(res.code, origin):
             return
         if res.status != "completed":
-            self.ignore(origin, f"status '{res.status}': only completed procedures are history", "status")
+            self.ignore(origin, f"status '{res.status}': only completed procedures are read", "status", INJECTION_LISTS)
             return
         item = self._procedure_item(origin, res.code, res)
         if item is None:
@@ -564,20 +683,19 @@ class _Reader:
             self.ignore(origin, "performed after the assessment date", "performed[x]")
             return
         item["date"] = performed
-        ext = self.codes.maps.extensions
-        relief = _extensions(res, ext.relief_percent)
-        levels = [str(v) for v in _extensions(res, ext.levels)]
+        relief = self.ext(origin, res, "relief_percent")
+        levels = [str(v) for v in self.ext(origin, res, "levels")]
         if kind == "diagnostic_blocks":
             block = {k: item.get(k) for k in ("procedure", "region", "date")}
             block["levels"] = levels or None
             block["relief_percent"] = _number(relief[0]) if relief else None
             for name in ("approach", "steroid", "relief_weeks"):
-                if item.get(name) is not None or _extensions(res, getattr(ext, name)):
+                if item.get(name) is not None or self.ext(origin, res, name):
                     self.ignore(origin, f"{name} is not recorded for a diagnostic block", f"extension {name}")
             self.diagnostic_blocks.append(block)
             return
-        steroid = _extensions(res, ext.steroid)
-        weeks = _extensions(res, ext.relief_weeks)
+        steroid = self.ext(origin, res, "steroid")
+        weeks = self.ext(origin, res, "relief_weeks")
         item["steroid"] = bool(steroid[0]) if steroid else None
         item["relief_percent"] = _number(relief[0]) if relief else None
         item["relief_weeks"] = _number(weeks[0]) if weeks else None
@@ -606,11 +724,17 @@ class _Reader:
                 else:
                     item[name] = value
         if not matched:
-            self.ignore(origin, f"not an injection in scope ('{_concept_text(concept) or 'uncoded'}')", "code")
+            codes = ", ".join(c.code for c in _codings(concept)) or _concept_text(concept) or "uncoded"
+            self.ignore(
+                origin,
+                f"procedure not in the map ({codes}): if it was an injection the history is incomplete, so prior "
+                "injections are left unknown",
+                "code",
+                INJECTION_LISTS,
+            )
             return None
-        ext = self.codes.maps.extensions
-        for name, url in (("approach", ext.approach), ("region", ext.region)):
-            values = _extensions(res, url)
+        for name in ("approach", "region"):
+            values = self.ext(origin, res, name)
             if values and item[name] in (None, str(values[0])):
                 item[name] = str(values[0])
             elif values:
@@ -636,11 +760,12 @@ class _Reader:
                 origin,
                 f"more than one modality ({', '.join(sorted(found))}): record one study per modality",
                 "modality",
+                ("imaging",),
             )
             return
         if unknown and not found:
             return
-        concordant = _extensions(res, self.codes.maps.extensions.concordant)
+        concordant = self.ext(origin, res, "concordant")
         study = {
             "modality": found.pop() if found else None,  # no modality recorded: a study of unknown kind
             "date": _as_date(res.started),
@@ -655,13 +780,19 @@ class _Reader:
         if res.status not in ("final", "amended", "corrected", "appended"):
             self.ignore(origin, f"status '{res.status}': only final reports are used", "status")
             return
-        concordant = _extensions(res, self.codes.maps.extensions.concordant)
+        concordant = self.ext(origin, res, "concordant")
         studies = [_reference_key(ref) for ref in res.imagingStudy or []]
         linked = [s for s in studies if s in self.imaging]
         if linked:
             for key in linked:
-                if concordant and self.imaging[key]["concordant"] is None:
-                    self.imaging[key]["concordant"] = bool(concordant[0])
+                study = self.imaging[key]
+                if not concordant:
+                    continue
+                if study["concordant"] is None:
+                    study["concordant"] = bool(concordant[0])
+                elif study["concordant"] != bool(concordant[0]):
+                    study["concordant"] = None
+                    self.ignore(origin, f"concordance disagrees with {key}: left unknown", "extension concordant")
             return
         for coding in _codings(res.code):
             entry = self.codes.imaging_reports.get((coding.system, coding.code))
@@ -751,7 +882,7 @@ class _Reader:
             else:
                 out[head] = value
         meds = [
-            {"name": name, "last_dose_hours_ago": self._latest_dose(records)}
+            {"name": name, "last_dose_hours_ago": self._latest_dose(name, records)}
             for name, records in sorted(self.medications.items())
         ]
         lists: dict[str, list[Any]] = {
@@ -763,6 +894,9 @@ class _Reader:
             "diagnostic_blocks": self.diagnostic_blocks,
         }
         for name, items in lists.items():
+            if name in self.incomplete:
+                self.ignore("(record)", f"{name}: a record of this list could not be used, so the list is left unknown")
+                continue
             if items:
                 out[name] = items
                 if name in self.stated_none:
@@ -771,8 +905,19 @@ class _Reader:
                 out[name] = []
         return out
 
-    def _latest_dose(self, records: list[_Value]) -> float | None:
-        times = [r.value for r in records if r.value is not None]
+    def _latest_dose(self, name: str, records: list[_Value]) -> float | None:
+        """Hours since the last dose, only when no record says the drug is still being taken
+        (then a recorded dose need not be the last one)."""
+        ongoing = [r for r in records if r.value is ONGOING]
+        times = [r.value for r in records if isinstance(r.value, dt.datetime)]
+        if ongoing:
+            if times:
+                self.ignore(
+                    ongoing[0].origin,
+                    f"{name} is recorded as still taken: the last recorded dose may not be the last; hours left unknown",
+                    ongoing[0].element,
+                )
+            return None
         return self.hours_before_now(max(times)) if times else None
 
 
@@ -808,6 +953,14 @@ def _read(parsed: list[tuple[str, Any]], reader: _Reader) -> None:
             reader.media[f"#{res.id}"] = res.code
     for label, res in parsed:
         kind = res.get_resource_type()
+        if res.modifierExtension:
+            reader.ignore(
+                label,
+                "carries a modifier extension, which may change its meaning: not used",
+                "modifierExtension",
+                MODIFIED_LISTS.get(kind, ()),
+            )
+            continue
         if kind == "Patient":
             reader.patient(label, res)
         elif kind == "Condition":
@@ -824,6 +977,8 @@ def _read(parsed: list[tuple[str, Any]], reader: _Reader) -> None:
             reader.imaging_study(label, res, f"ImagingStudy/{res.id}" if res.id else None)
     for label, res in parsed:
         kind = res.get_resource_type()
+        if res.modifierExtension:
+            continue
         if kind == "DiagnosticReport":
             reader.diagnostic_report(label, res)
         elif kind == "List":
@@ -841,6 +996,10 @@ def _check_subjects(parsed: list[tuple[str, Any]], full_urls: dict[str, str]) ->
             key = _reference_key(ref)
             if key:
                 subjects.add(full_urls.get(key, key))
+            elif ref is not None:
+                raise FhirInputError(
+                    [f"{res.get_resource_type()}/{res.id}: {name} has no reference, so whose it is cannot be checked"]
+                )
     strangers = subjects - {full_urls.get(k, k) for k in patient_keys}
     if len(strangers) > (0 if patient_keys else 1):
         raise FhirInputError([f"resources refer to more than one patient ({', '.join(sorted(subjects))})"])
@@ -859,7 +1018,10 @@ def _validated_case(data: dict[str, Any], reader: _Reader) -> Case:
             if not locs:
                 break
             for loc in locs:
-                _drop(data, loc)
+                if loc and loc[0] in LIST_FIELDS and len(loc) > 1:
+                    data[loc[0]] = None  # a list missing an item is not complete: unknown
+                else:
+                    _drop(data, loc)
     raise FhirInputError(["the record could not be turned into a valid case"])
 
 
@@ -899,6 +1061,14 @@ def _drop(data: Any, loc: list[Any]) -> None:
         data.pop(loc[0], None)
 
 
+def _guarded(read: Any) -> ImportedCase:
+    try:
+        result: ImportedCase = read()
+    except RecursionError:
+        raise FhirInputError(["the record is nested too deeply to read"]) from None
+    return result
+
+
 def case_from_resources(
     resources: Iterable[Mapping[str, Any]], *, now: dt.datetime | None, case_id: str | None = None
 ) -> ImportedCase:
@@ -907,7 +1077,7 @@ def case_from_resources(
     `now` is the moment of assessment: the assessment date and "hours since the last dose" count
     from it; None leaves both unknown.
     """
-    return _import(list(resources), {}, now, case_id)
+    return _guarded(lambda: _import(list(resources), {}, now, case_id))
 
 
 def _import(
@@ -916,8 +1086,13 @@ def _import(
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
     parsed, ignored = parse_resources(resources)
+    seen: set[str] = set()
+    for label, res in parsed:
+        if res.id and label in seen:
+            raise FhirInputError([f"{label}: two resources have this id; each must be unique"])
+        seen.add(label)
     _check_subjects(parsed, full_urls)
-    reader = _Reader(codes=default_codemaps(), now=now, ignored=ignored)
+    reader = _Reader(codes=default_codemaps(), now=now, ignored=ignored, full_urls=full_urls)
     _read(parsed, reader)
     if now is None:
         reader.ignore("(record)", "no assessment time (Bundle.timestamp): dates and hours since a dose stay unknown")
@@ -949,8 +1124,21 @@ def case_from_bundle(bundle: Mapping[str, Any], *, now: dt.datetime | None = Non
             full_urls[entry["fullUrl"]] = f"{resource.get('resourceType')}/{resource.get('id')}"
     identifier = parsed_shell.identifier
     case_id = str(identifier.value) if identifier is not None and identifier.value else parsed_shell.id
-    when = now if now is not None else _as_datetime(parsed_shell.timestamp)
-    return _import(resources, full_urls, when, case_id)
+    when = now if now is not None else _bundle_time(bundle.get("timestamp"), parsed_shell.timestamp)
+    return _guarded(lambda: _import(resources, full_urls, when, case_id))
+
+
+def _bundle_time(raw: Any, parsed: Any) -> dt.datetime | None:
+    """Bundle.timestamp as "now": it must be an instant written as text, and not in the future
+    (a future "now" would make every last dose look long ago)."""
+    if raw is None:
+        return None
+    when = _as_datetime(parsed)
+    if not isinstance(raw, str) or when is None or "T" not in raw:
+        raise FhirInputError([f"Bundle.timestamp: expected an instant such as 2026-10-01T09:30:00Z, got {raw!r}"])
+    if when > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+        raise FhirInputError([f"Bundle.timestamp: {raw} is in the future"])
+    return when
 
 
 def procedure_from_order(resource: Mapping[str, Any]) -> tuple[ProcedureSelection | None, list[IgnoredInput]]:

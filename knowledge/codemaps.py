@@ -136,6 +136,9 @@ class CodeMaps(BaseModel):
     code_systems: dict[str, CodeSystem]
     local: LocalSystems
     extensions: Extensions
+    current_fields: list[str] = Field(
+        description="Case fields an Observation may fill only when recorded on the assessment day."
+    )
     diagnostic_by_default: list[str] = Field(
         description="Procedures that are diagnostic blocks when the record gives no category."
     )

@@ -66,13 +66,15 @@ def _condition_coding(codes: CodeIndex, diagnosis: dict[str, Any]) -> tuple[dict
     return {"system": best[1], "code": best[2]}, covered
 
 
-def _observation(codes: CodeIndex, path: str, value: Any, index: int) -> dict[str, Any]:
+def _observation(codes: CodeIndex, path: str, value: Any, index: int, now: dt.datetime | None) -> dict[str, Any]:
     obs: dict[str, Any] = {
         "resourceType": "Observation",
         "id": f"obs{index}",
         "status": "final",
         "subject": {"reference": PATIENT},
     }
+    if now is not None:
+        obs["effectiveDateTime"] = now.isoformat()  # recorded at the assessment
     if path in LOINC_FIELDS and not isinstance(value, bool):
         code, unit = LOINC_FIELDS[path]
         obs["code"] = {"coding": [{"system": "http://loinc.org", "code": code}]}
@@ -95,7 +97,7 @@ def _observation(codes: CodeIndex, path: str, value: Any, index: int) -> dict[st
     return obs
 
 
-def _procedure(codes: CodeIndex, item: dict[str, Any], kind: str, index: int) -> dict[str, Any]:
+def _procedure(codes: CodeIndex, item: dict[str, Any], kind: str, index: str) -> dict[str, Any]:
     wanted = {k: item.get(k) for k in ("procedure", "approach", "region")}
     coding = {"system": codes.maps.local.procedure, "code": item.get("procedure") or "unspecified"}
     covered = {"procedure"}
@@ -107,7 +109,7 @@ def _procedure(codes: CodeIndex, item: dict[str, Any], kind: str, index: int) ->
     category = "103693007" if kind == "diagnostic_blocks" else "277132007"
     res: dict[str, Any] = {
         "resourceType": "Procedure",
-        "id": f"proc{index}",
+        "id": index.replace("_", "-"),
         "status": "completed",
         "subject": {"reference": PATIENT},
         "code": {"coding": [coding]},
@@ -199,7 +201,7 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
             condition["onsetDateTime"] = onset
         entries.append(condition)
     for index, (path, value) in enumerate(sorted(scalars.items())):
-        entries.append(_observation(codes, path, value, index))
+        entries.append(_observation(codes, path, value, index, now))
     rxnorm = {entry.medication: code for (_, code), entry in codes.medications.items()}
     for index, med in enumerate(case.get("medications") or []):
         name = med["name"]
@@ -210,17 +212,18 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
                     {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": rxnorm[name], "display": name}
                 ]
             }
-        entries.append(
-            {
-                "resourceType": "MedicationStatement",
-                "id": f"med{index}",
-                "status": "active",
-                "subject": {"reference": PATIENT},
-                "medicationCodeableConcept": concept,
-            }
-        )
         hours = med.get("last_dose_hours_ago")
-        if hours is not None and now is not None:
+        if hours is None or now is None:  # taken, last dose not recorded
+            entries.append(
+                {
+                    "resourceType": "MedicationStatement",
+                    "id": f"med{index}",
+                    "status": "active",
+                    "subject": {"reference": PATIENT},
+                    "medicationCodeableConcept": concept,
+                }
+            )
+        else:  # held for the procedure: the last dose given
             given = now - dt.timedelta(hours=hours)
             entries.append(
                 {
@@ -238,6 +241,7 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
                 "resourceType": "MedicationStatement",
                 "id": "no-meds",
                 "status": "active",
+                "dateAsserted": str(case.get("assessment_date")),
                 "subject": {"reference": PATIENT},
                 "medicationCodeableConcept": {
                     "coding": [{"system": codes.maps.system_uri("ips"), "code": "no-known-medications"}]
@@ -268,7 +272,7 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
         )
     for kind in ("prior_injections", "diagnostic_blocks"):
         for index, item in enumerate(case.get(kind) or []):
-            entries.append(_procedure(codes, item, kind, len(entries) + index))
+            entries.append(_procedure(codes, item, kind, f"{kind}-{index}"))
     for index, study in enumerate(case.get("imaging") or []):
         res: dict[str, Any] = {
             "resourceType": "ImagingStudy",

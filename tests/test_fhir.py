@@ -62,6 +62,9 @@ def _representable(case: dict[str, Any]) -> dict[str, Any]:
     """FHIR has no way to say "no levels" (an absent extension is unknown), so an empty level
     list is written as unknown; everything else in a case has a FHIR form."""
     case = copy.deepcopy(case)
+    if case.get("medications"):  # a record names each drug once
+        firsts = {m["name"]: m for m in reversed(case["medications"])}
+        case["medications"] = [m for m in case["medications"] if firsts[m["name"]] is m]
     for name in ("diagnoses", "diagnostic_blocks"):
         for item in case.get(name) or []:
             if item.get("levels") == []:
@@ -110,6 +113,7 @@ def _condition(code: str, system: str = ICD, **extra: Any) -> dict[str, Any]:
 
 
 def _observation(code: str, **value: Any) -> dict[str, Any]:
+    value.setdefault("effectiveDateTime", "2026-10-01T09:00:00Z")
     return {
         "resourceType": "Observation",
         "id": f"o-{code}-{len(json.dumps(value))}",
@@ -134,26 +138,33 @@ def test_a_bundle_with_a_diagnosis_only_leaves_everything_else_unknown() -> None
     assert not any(c.status == "indicated" for c in report.candidates)
 
 
-def test_unrelated_entries_neither_fill_nor_close_a_list() -> None:
-    penicillin = {
+def test_an_allergy_not_in_the_map_leaves_the_allergy_list_unknown() -> None:
+    latex = {
+        "resourceType": "AllergyIntolerance",
+        "id": "a0",
+        "patient": {"reference": PATIENT},
+        "code": {"coding": [{"system": "urn:spine-cds:fhir:allergy", "code": "latex"}]},
+    }
+    lidocaine = {
         "resourceType": "AllergyIntolerance",
         "id": "a1",
         "patient": {"reference": PATIENT},
-        "code": {"text": "Penicillin"},
+        "code": {"text": "Lidocaine"},
     }
-    imported = case_from_bundle(_bundle(_patient(), _condition("M51.16"), penicillin))
+    imported = case_from_bundle(_bundle(_patient(), _condition("M51.16"), latex, lidocaine))
     assert imported.case.allergies is None
     assert any(
-        i.resource == "AllergyIntolerance/a1" and "not an allergy the rules use" in i.reason
+        i.resource == "AllergyIntolerance/a1" and "allergy list is left unknown" in i.reason
         for i in imported.ignored_input
     )
 
 
-def test_an_explicit_none_known_closes_a_list() -> None:
+def test_an_explicit_none_known_closes_a_list_only_when_current_and_valid() -> None:
     none = {
         "resourceType": "MedicationStatement",
         "id": "m0",
         "status": "active",
+        "dateAsserted": "2026-10-01",
         "subject": {"reference": PATIENT},
         "medicationCodeableConcept": {
             "coding": [
@@ -164,8 +175,27 @@ def test_an_explicit_none_known_closes_a_list() -> None:
             ]
         },
     }
-    imported = case_from_bundle(_bundle(_patient(), none))
-    assert imported.case.medications == []
+    assert case_from_bundle(_bundle(_patient(), none)).case.medications == []
+    stale = case_from_bundle(_bundle(_patient(), {**none, "dateAsserted": "2019-05-01"}))
+    assert stale.case.medications is None and "assessment day" in stale.ignored_input[0].reason
+    wrong = case_from_bundle(_bundle(_patient(), {**none, "status": "entered-in-error"}))
+    assert wrong.case.medications is None
+    nka = {
+        "resourceType": "AllergyIntolerance",
+        "id": "a0",
+        "patient": {"reference": PATIENT},
+        "code": {
+            "coding": [
+                {"system": "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips", "code": "no-known-allergies"}
+            ]
+        },
+    }
+    assert case_from_bundle(_bundle(_patient(), nka)).case.allergies == []
+    refuted = {**nka, "verificationStatus": {"coding": [{"code": "refuted"}]}}
+    assert case_from_bundle(_bundle(_patient(), refuted)).case.allergies is None
+    modified = {**nka, "modifierExtension": [{"url": "urn:x", "valueBoolean": True}]}
+    imported = case_from_bundle(_bundle(_patient(), modified))
+    assert imported.case.allergies is None and "modifier extension" in imported.ignored_input[0].reason
 
 
 # -- codes ---------------------------------------------------------------------------------
@@ -192,9 +222,13 @@ def test_a_code_states_case_facts() -> None:
     case = case_from_bundle(_bundle(_patient(), _condition("M48.062"), _condition("G83.4"))).case
     assert case.symptoms is not None
     assert case.symptoms.neurogenic_claudication is True and case.symptoms.cauda_equina_signs is True
-    refuted = _condition("G83.4", verificationStatus={"coding": [{"code": "refuted"}]})
+    refuted = _condition("G83.4", verificationStatus={"coding": [{"code": "refuted"}]}, recordedDate="2026-10-01")
     case = case_from_bundle(_bundle(_patient(), refuted)).case
     assert case.symptoms is not None and case.symptoms.cauda_equina_signs is False
+    old = case_from_bundle(_bundle(_patient(), {**refuted, "recordedDate": "2019-03-01"}))
+    assert old.case.symptoms is None and "assessment day" in old.ignored_input[0].reason
+    without = case_from_bundle(_bundle(_patient(), _condition("M48.061"))).case
+    assert without.symptoms is None  # "without claudication" is also the code when it was not asked
 
 
 @pytest.mark.parametrize(
@@ -232,23 +266,29 @@ def test_labs_units_are_converted_or_refused() -> None:
     labs = imported.case.labs
     assert labs is not None and labs.glucose == pytest.approx(9.99, abs=0.01) and labs.platelets == 250
     assert labs.inr is None
-    assert any("unit 's' cannot be converted" in i.reason for i in imported.ignored_input)
+    assert any("unit 's' cannot be read" in i.reason for i in imported.ignored_input)
 
 
 def test_the_latest_result_wins_and_older_ones_are_listed() -> None:
-    old = _observation("6301-6", valueQuantity={"value": 2.5}, effectiveDateTime="2026-09-20")
-    new = _observation("34714-6", valueQuantity={"value": 1.1}, effectiveDateTime="2026-09-30")
+    old = _observation("6301-6", valueQuantity={"value": 2.5}, effectiveDateTime="2026-10-01T08:00:00Z")
+    new = _observation("34714-6", valueQuantity={"value": 1.1}, effectiveDateTime="2026-10-01T10:00:00Z")
     future = _observation("46418-0", valueQuantity={"value": 3.0}, effectiveDateTime="2026-10-05")
-    imported = case_from_bundle(_bundle(_patient(), old, new, future))
-    assert imported.case.labs is not None and imported.case.labs.inr == 1.1
+    yesterday = _observation("777-3", valueQuantity={"value": 250, "code": "10*9/L"}, effectiveDateTime="2026-09-30")
+    imported = case_from_bundle(_bundle(_patient(), old, new, future, yesterday))
+    assert imported.case.labs is not None and imported.case.labs.inr == 1.1 and imported.case.labs.platelets is None
     reasons = " | ".join(i.reason for i in imported.ignored_input)
     assert "superseded by a later value" in reasons and "after the assessment time" in reasons
+    assert "labs.platelets dated 2026-09-30: it counts only when recorded on the assessment day" in reasons
 
 
 def test_undated_conflicting_values_leave_the_field_unknown() -> None:
-    a = _observation("6301-6", valueQuantity={"value": 2.5})
-    b = _observation("34714-6", valueQuantity={"value": 1.1})
-    imported = case_from_bundle(_bundle(_patient(), a, b))
+    a = _observation("4548-4", valueQuantity={"value": 6.5, "code": "%"}, effectiveDateTime=None)
+    b = _observation("17856-6", valueQuantity={"value": 8.1, "code": "%"}, effectiveDateTime=None)
+    imported = case_from_bundle(
+        _bundle(
+            _patient(), {k: v for k, v in a.items() if v is not None}, {k: v for k, v in b.items() if v is not None}
+        )
+    )
     assert imported.case.labs is None
     assert sum("conflicting values" in i.reason for i in imported.ignored_input) == 2
 
@@ -283,7 +323,6 @@ def test_medications_by_rxnorm_or_name_with_the_last_dose() -> None:
     resources = [
         _patient(),
         _condition("M51.16"),
-        _med("MedicationStatement", "s1", rx, status="active"),
         _med("MedicationAdministration", "d1", rx, status="completed", effectiveDateTime="2026-09-29T12:00:00Z"),
         _med("MedicationAdministration", "d0", rx, status="completed", effectiveDateTime="2026-09-20T12:00:00Z"),
         _med("MedicationRequest", "r1", {"text": "Eliquis 5 mg tablets"}, status="active", intent="order"),
@@ -295,6 +334,42 @@ def test_medications_by_rxnorm_or_name_with_the_last_dose() -> None:
     assert any(i.resource == "MedicationStatement/s2" and "not-taken" in i.reason for i in imported.ignored_input)
     report = evaluate_imported(imported)
     assert {m.field for m in report.missing_information} >= {"labs.inr"}
+
+
+def test_a_drug_still_taken_has_no_known_last_dose() -> None:
+    rx = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "11289", "display": "warfarin"}]}
+    still = _med("MedicationStatement", "s1", rx, status="active")
+    old_dose = _med("MedicationStatement", "s0", rx, status="stopped", effectivePeriod={"end": "2020-01-01T08:00:00Z"})
+    imported = case_from_bundle(_bundle(_patient(), _condition("M51.16"), still, old_dose))
+    assert [(m.name, m.last_dose_hours_ago) for m in imported.case.medications or []] == [("warfarin", None)]
+    assert any("still taken" in i.reason for i in imported.ignored_input)
+
+
+def test_a_dose_dated_without_a_time_gives_no_hours() -> None:
+    rx = {"text": "rivaroxaban"}
+    dose = _med("MedicationAdministration", "d1", rx, status="completed", effectiveDateTime="2026-09-28")
+    imported = case_from_bundle(_bundle(_patient(), dose))
+    assert [(m.name, m.last_dose_hours_ago) for m in imported.case.medications or []] == [("rivaroxaban", None)]
+
+
+def test_an_unreadable_medication_record_leaves_the_list_unknown() -> None:
+    other = _med("MedicationStatement", "s1", {"text": "paracetamol"}, status="active")
+    missing_ref = {
+        "resourceType": "MedicationStatement",
+        "id": "s2",
+        "status": "active",
+        "subject": {"reference": PATIENT},
+        "medicationReference": {"reference": "urn:uuid:0000"},
+    }
+    imported = case_from_bundle(_bundle(_patient(), other, missing_ref))
+    assert imported.case.medications is None
+    contained = {
+        **missing_ref,
+        "medicationReference": {"reference": "#m1"},
+        "contained": [{"resourceType": "Medication", "id": "m1", "code": {"text": "apixaban"}}],
+    }
+    names = [m.name for m in case_from_bundle(_bundle(_patient(), other, contained)).case.medications or []]
+    assert sorted(names) == ["apixaban", "paracetamol"]
 
 
 def test_a_medication_code_that_contradicts_its_name_is_not_trusted() -> None:
@@ -329,7 +404,7 @@ def test_prior_injections_and_diagnostic_blocks_from_procedures() -> None:
     }
     planned = {**tfesi, "id": "pr3", "status": "preparation"}
     appendix = {**tfesi, "id": "pr4", "code": {"text": "Appendectomy"}}
-    case = case_from_bundle(_bundle(_patient(), tfesi, mbb, planned, appendix))
+    case = case_from_bundle(_bundle(_patient(), tfesi, mbb, planned))
     assert case.case.prior_injections is not None and len(case.case.prior_injections) == 1
     prior = case.case.prior_injections[0]
     assert (prior.procedure, prior.approach, prior.region, str(prior.date)) == (
@@ -339,8 +414,14 @@ def test_prior_injections_and_diagnostic_blocks_from_procedures() -> None:
         "2026-06-01",
     )
     assert case.case.diagnostic_blocks is not None and case.case.diagnostic_blocks[0].relief_percent == 85
-    reasons = {i.resource: i.reason for i in case.ignored_input}
-    assert "preparation" in reasons["Procedure/pr3"] and "not an injection in scope" in reasons["Procedure/pr4"]
+    assert "preparation" in case.ignored_input[0].reason
+    unknown_kind = case_from_bundle(_bundle(_patient(), tfesi, mbb, appendix))
+    assert unknown_kind.case.prior_injections is None and unknown_kind.case.diagnostic_blocks is None
+    assert "prior injections are left unknown" in unknown_kind.ignored_input[0].reason
+    bad_relief = {**mbb, "extension": [{"url": "urn:spine-cds:fhir:extension:relief-percent", "valueString": "eighty"}]}
+    read = case_from_bundle(_bundle(_patient(), bad_relief))
+    assert read.case.diagnostic_blocks is not None and read.case.diagnostic_blocks[0].relief_percent is None
+    assert "must be given as valueDecimal or valueInteger" in read.ignored_input[0].reason
 
 
 def test_imaging_study_and_linked_report() -> None:
@@ -399,6 +480,24 @@ def test_order_codes_name_the_procedure() -> None:
 
 
 # -- bad input -----------------------------------------------------------------------------
+
+
+def test_more_bad_records_are_refused() -> None:
+    dup = _bundle(_patient(), _condition("M51.16"), _condition("M51.16"))
+    with pytest.raises(FhirInputError, match="two resources have this id"):
+        case_from_bundle(dup)
+    with pytest.raises(FhirInputError, match="is in the future"):
+        case_from_bundle(_bundle(_patient(), timestamp="2099-01-01T00:00:00Z"))
+    with pytest.raises(FhirInputError, match="subject has no reference"):
+        case_from_bundle(_bundle(_patient(), _condition("M51.16", subject={"identifier": {"value": "123"}})))
+    with pytest.raises(FhirInputError, match="more than one patient"):
+        other = _condition("M51.17", subject={"reference": "https://other.example/fhir/Patient/p1"})
+        case_from_bundle(_bundle(_patient(), other))
+    deep: dict[str, Any] = {"url": "urn:x", "valueString": "x"}
+    for _ in range(400):
+        deep = {"url": "urn:x", "extension": [deep]}
+    with pytest.raises(FhirInputError):
+        case_from_bundle(_bundle(_patient(extension=[deep])))
 
 
 @pytest.mark.parametrize(
@@ -530,7 +629,6 @@ def test_a_contradiction_in_the_record_leaves_both_sides_unknown() -> None:
     pregnant = _observation(
         "82810-3", valueCodeableConcept={"coding": [{"system": "http://snomed.info/sct", "code": "77386006"}]}
     )
-    pregnant["subject"] = {"reference": "https://ehr.example/fhir/Patient/p1"}  # absolute: the same patient
     imported = case_from_bundle(_bundle(_patient(gender="male"), pregnant))
     assert imported.case.sex is None and imported.case.pregnant is None
     assert any("pregnant is true but sex is male" in i.reason for i in imported.ignored_input)
