@@ -311,6 +311,36 @@ def cmd_ui(args: argparse.Namespace, out: TextIO) -> int:
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"])
 
 
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    """The CDS Hooks service; one JSON log line per request on stderr, without patient data."""
+    import logging
+
+    import uvicorn
+
+    from decision.case import Case
+    from decision.service import ServiceSettings, create_app
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    service_log = logging.getLogger("spine_cds.service")
+    service_log.addHandler(handler)
+    service_log.setLevel(logging.INFO)
+    service_log.propagate = False
+    from decision.evaluate import InvalidCase, default_evaluator
+
+    try:
+        default_evaluator().policy_id(Case(), args.policy)  # an unknown policy is refused before serving
+    except InvalidCase as exc:
+        raise InputError(exc.problems) from None
+    app = create_app(ServiceSettings(ui_url=args.ui_url, database_url=args.database, policy=args.policy))
+    print(
+        f"spine-cds CDS Hooks service on http://{args.host}:{args.port}/cds-services (cards link to {args.ui_url})",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spine-cds", description="Decision support for image-guided spinal injections."
@@ -370,6 +400,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="start the Streamlit app")
     ui.set_defaults(func=cmd_ui)
+
+    serve = sub.add_parser("serve", help="start the CDS Hooks 2.0 service (discovery, patient-view, order-select)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument(
+        "--ui-url", default="http://localhost:8501", help="the spine-cds app that cards link to (default %(default)s)"
+    )
+    serve.add_argument("--database", help="SQLAlchemy URL of the case store (default: as the app)")
+    serve.add_argument("--policy", help="policy profile for every call (clinic, nice, cms); default: clinic")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

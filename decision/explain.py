@@ -49,7 +49,7 @@ def _sources(reason: Reason | Finding) -> str:
     return f"[{'; '.join(reason.sources)}]{mark}"
 
 
-def _reason_label(reason: Reason) -> str:
+def reason_label(reason: Reason) -> str:
     if reason.kind == "restriction" and reason.status:
         return "caution" if reason.status == "indicated_with_caution" else STATUS_LABEL[reason.status].lower()
     return {"not_met": "why not", "unknown": "undecided", "indication": "why", "red_flag": "red flag"}.get(
@@ -77,7 +77,7 @@ def to_text(report: Report) -> str:
             if cand.status != "not_indicated":
                 lines.append(f"      guidance: {_guidance(cand)}")
             for reason in cand.reasons:
-                lines.append(f"      {_reason_label(reason)}: {reason.text}")
+                lines.append(f"      {reason_label(reason)}: {reason.text}")
                 lines.append(f"          rule {reason.rule_id} {_sources(reason)}")
         lines.append("")
     if report.missing_information:
@@ -134,7 +134,7 @@ def to_markdown(report: Report) -> str:
             for reason in cand.reasons:
                 recheck = " *(re-check against the source)*" if reason.recheck else ""
                 out.append(
-                    f"- {_reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
+                    f"- {reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
                     f"({'; '.join(reason.sources)}){recheck}"
                 )
             out.append("")

@@ -81,6 +81,22 @@ audit_table = Table(
 )
 
 
+cds_cards_table = Table(
+    "cds_cards",
+    metadata,
+    Column("card_uuid", String(64), primary_key=True),
+    Column("case_id", String(40), nullable=False, index=True),
+    Column("service_id", String(100), nullable=False),
+    Column("hook_instance", String(64), nullable=False),
+    Column("candidate", String(300), nullable=False),
+    Column("indicator", String(20), nullable=False),
+    Column("suggestions", JSON, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("knowledge_version", String(40), nullable=False),
+)
+"""Cards issued by the CDS Hooks service, so that feedback on a card reaches the case it was about."""
+
+
 class StoreError(ValueError):
     """A request the store refuses, with a reason the user can act on."""
 
@@ -119,6 +135,34 @@ class AuditEntry:
     knowledge_version: str
     prev_hash: str
     hash: str
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """One card as issued: its uuid, what it was about, and the uuids of its suggestions."""
+
+    card_uuid: str
+    candidate: str
+    indicator: str
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredCard:
+    """A card the CDS Hooks service issued, as the store keeps it for feedback."""
+
+    card_uuid: str
+    case_id: str
+    service_id: str
+    hook_instance: str
+    candidate: str
+    indicator: str
+    suggestions: tuple[str, ...]
+    issued_at: dt.datetime
+    knowledge_version: str
+
+
+FEEDBACK_OUTCOMES = ("accepted", "overridden")
 
 
 def database_url() -> str:
@@ -331,6 +375,102 @@ class CaseStore:
                 )
                 for r in conn.execute(query)
             ]
+
+    # -- CDS Hooks cards and their feedback ----------------------------------------------------
+    def record_issued_cards(
+        self, case_id: str, service_id: str, hook_instance: str, cards: list[CardRecord], who: str
+    ) -> None:
+        """The cards shown for a stored case; the audit says which, so a decision can be traced."""
+        stored = self.get_case(case_id)
+        if stored is None:
+            raise StoreError(f"case {case_id!r} is not in the store")
+        version = stored.report.knowledge_version
+        with self.engine.begin() as conn:
+            for card in cards:
+                conn.execute(
+                    insert(cds_cards_table).values(
+                        card_uuid=card.card_uuid,
+                        case_id=case_id,
+                        service_id=service_id,
+                        hook_instance=hook_instance,
+                        candidate=card.candidate[:300],
+                        indicator=card.indicator,
+                        suggestions=list(card.suggestions),
+                        issued_at=_now(),
+                        knowledge_version=version,
+                    )
+                )
+            self._append_audit(
+                conn,
+                case_id,
+                who,
+                "CDS Hooks cards issued",
+                {
+                    "service": service_id,
+                    "hook_instance": hook_instance,
+                    "cards": [{"card": c.card_uuid, "candidate": c.candidate, "indicator": c.indicator} for c in cards],
+                },
+                version,
+            )
+
+    def issued_card(self, card_uuid: str) -> StoredCard | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(cds_cards_table).where(cds_cards_table.c.card_uuid == card_uuid)).first()
+        if row is None:
+            return None
+        return StoredCard(
+            card_uuid=row.card_uuid,
+            case_id=row.case_id,
+            service_id=row.service_id,
+            hook_instance=row.hook_instance,
+            candidate=row.candidate,
+            indicator=row.indicator,
+            suggestions=tuple(row.suggestions),
+            issued_at=_utc(row.issued_at),
+            knowledge_version=row.knowledge_version,
+        )
+
+    def record_feedback(
+        self,
+        card_uuid: str,
+        outcome: str,
+        accepted_suggestions: list[str],
+        override_reason: dict[str, str] | None,
+        user_comment: str | None,
+        outcome_timestamp: str,
+        who: str = "CDS Hooks client",
+    ) -> None:
+        """What the clinician did with a card (CDS Hooks feedback), appended to the audit trail
+        the MDT page verifies. Refuses a card this store did not issue or a suggestion not on it."""
+        card = self.issued_card(card_uuid)
+        if card is None:
+            raise StoreError(f"card {card_uuid!r} was not issued by this service")
+        if outcome not in FEEDBACK_OUTCOMES:
+            raise StoreError(f"outcome: expected one of {', '.join(FEEDBACK_OUTCOMES)}, got {outcome!r}")
+        strangers = [s for s in accepted_suggestions if s not in card.suggestions]
+        if strangers:
+            raise StoreError(f"accepted suggestions not on card {card_uuid}: {', '.join(strangers)}")
+        details: dict[str, Any] = {
+            "card": card_uuid,
+            "service": card.service_id,
+            "candidate": card.candidate,
+            "outcome": outcome,
+            "accepted_suggestions": list(accepted_suggestions),
+            "override_reason": dict(override_reason) if override_reason else None,
+            "user_comment": (user_comment or "").strip() or None,
+            "outcome_timestamp": outcome_timestamp,
+        }
+        with self.engine.begin() as conn:
+            self._append_audit(conn, card.case_id, who, "CDS Hooks feedback", details, card.knowledge_version)
+
+    def ping(self) -> bool:
+        """Whether the store answers (for a health check)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
 
     # -- audit ------------------------------------------------------------------------------
     def _append_audit(

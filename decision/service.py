@@ -1,0 +1,525 @@
+"""The CDS Hooks 2.0 service: discovery, patient-view and order-select cards, feedback, health.
+
+Thin: a request is checked (decision.cds_hooks), its prefetch becomes a case (decision.prefetch,
+decision.fhir), the engine evaluates it, cards are written from the report (decision.cards), and
+the case, its report and the cards issued are stored (ui.store) so that the MDT can open the case
+from the card's link and feedback reaches the audit trail. Nothing else is kept between requests,
+so identical replicas can sit behind a load balancer over one shared store.
+
+What is stored is the case as mapped (no names, no FHIR ids: the case id is a random token) and
+the report. Logs are one JSON line per request without patient data: no patient id, no resource
+content, no exception message (it could quote either).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from decision.cards import CardWriter, IssuedCard
+from decision.case import Case
+from decision.cds_hooks import (
+    DiscoveryService,
+    FeedbackRequest,
+    Hook,
+    HookRequest,
+    OrderSelectContext,
+    PatientViewContext,
+    dump,
+    problems,
+)
+from decision.evaluate import InvalidCase, default_evaluator
+from decision.fhir import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
+from decision.fhir_client import fetch_prefetch
+from decision.prefetch import Gathered, PrefetchError, about_another_patient, gather, prefetch_templates
+from decision.report import Report
+from ui.store import CardRecord, CaseStore, StoreError, candidate_label
+
+logger = logging.getLogger("spine_cds.service")
+MAX_BODY_BYTES = 10 * 1024 * 1024
+DEFAULT_UI_URL = "http://localhost:8501"
+STORED_SOURCE = "cds-hooks"
+STORED_BY = "CDS Hooks client"
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    id: str
+    hook: Hook
+    title: str
+    description: str
+    context: type[PatientViewContext]
+
+
+SERVICES: dict[str, ServiceDefinition] = {
+    service.id: service
+    for service in (
+        ServiceDefinition(
+            id="spine-cds-order-select",
+            hook="order-select",
+            title="spine-cds: image-guided spinal injection order check",
+            description="When an image-guided spinal injection is ordered (ServiceRequest coded in CPT or "
+            "spine-cds's procedure codes), assesses it against the patient's record with the spine-cds "
+            "knowledge base: indicated, with caution, information needed, deferred or contraindicated, "
+            "with the rules and sources, and a safer approach or image guidance where the knowledge gives one.",
+            context=OrderSelectContext,
+        ),
+        ServiceDefinition(
+            id="spine-cds-patient-view",
+            hook="patient-view",
+            title="spine-cds: image-guided spinal injection candidates",
+            description="When a patient's record is opened, lists the image-guided spinal injections the "
+            "spine-cds knowledge base finds for the recorded spinal diagnoses, red flags first, with what "
+            "is missing before a decision and the rules and sources behind each statement.",
+            context=PatientViewContext,
+        ),
+    )
+}
+
+
+USAGE = (
+    "FHIR R4B. Keys not prefetched are fetched from fhirServer when fhirAuthorization is given; otherwise "
+    "what they would say stays unknown, spine-cds asks for it, and the cards name the keys missing."
+)
+
+
+class HttpProblem(Exception):
+    """A request refused, as a JSON body naming what is wrong."""
+
+    def __init__(self, status: int, error: str, details: list[str] | None = None) -> None:
+        self.status = status
+        self.error = error
+        self.details = details or []
+        super().__init__(error)
+
+    def response(self) -> JSONResponse:
+        body: dict[str, Any] = {"error": self.error}
+        if self.details:
+            body["problems"] = self.details
+        return JSONResponse(body, status_code=self.status)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class ServiceSettings:
+    ui_url: str = DEFAULT_UI_URL
+    database_url: str | None = None
+    policy: str | None = None
+    """The site's policy profile (clinic, nice, cms); None: the knowledge's default."""
+    clock: Callable[[], dt.datetime] = field(default=_utc_now)
+    fetch: Callable[..., tuple[dict[str, Any], list[str]]] = field(default=fetch_prefetch)
+    """Runs the prefetch templates on the client's FHIR server (replaceable in tests)."""
+
+
+def discovery() -> dict[str, Any]:
+    templates = prefetch_templates()
+    return {
+        "services": [
+            dump(
+                DiscoveryService(
+                    hook=s.hook,
+                    title=s.title,
+                    description=s.description,
+                    id=s.id,
+                    prefetch=templates,
+                    usageRequirements=USAGE,
+                )
+            )
+            for s in SERVICES.values()
+        ]
+    }
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_BODY_BYTES:
+        raise HttpProblem(413, "request too large", [f"(body): more than {MAX_BODY_BYTES} bytes"])
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        data = json.loads(raw.decode("utf-8"), parse_constant=no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise HttpProblem(400, "the body is not JSON", ["(body): expected a JSON object (UTF-8)"]) from None
+    if not isinstance(data, dict):
+        raise HttpProblem(422, "invalid request", ["(body): expected a JSON object"])
+    return data
+
+
+Model = TypeVar("Model", bound=BaseModel)
+Context = TypeVar("Context", bound=PatientViewContext)
+
+
+def _validated(model: type[Model], data: Any, prefix: str = "") -> Model:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise HttpProblem(422, "invalid request", problems(exc, prefix)) from None
+
+
+def _hook_request(data: dict[str, Any], context_model: type[Context]) -> tuple[HookRequest, Context]:
+    """The request and its hook's context, every problem of both reported at once."""
+    found: list[str] = []
+    request = context = None
+    try:
+        request = HookRequest.model_validate(data)
+    except ValidationError as exc:
+        found += problems(exc)
+    if isinstance(data.get("context"), dict):
+        try:
+            context = context_model.model_validate(data["context"])
+        except ValidationError as exc:
+            found += problems(exc, "context")
+    if found or request is None or context is None:
+        raise HttpProblem(422, "invalid request", found)
+    return request, context
+
+
+@dataclass(frozen=True)
+class SelectedOrder:
+    label: str
+    resource: dict[str, Any]
+
+
+class CdsHooksService:
+    """The hooks' work, apart from HTTP: request in, cards out, case and cards stored."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._case_store: CaseStore | None = None
+        self._store_lock = threading.Lock()
+
+    @property
+    def store(self) -> CaseStore:
+        """Opened on first use and again after a failure: a store that is down when the service
+        starts must not keep the cards from going out (they go without a link and feedback)."""
+        with self._store_lock:
+            if self._case_store is None:
+                self._case_store = CaseStore(self.settings.database_url)
+            return self._case_store
+
+    # -- hooks ---------------------------------------------------------------------------
+    def call(self, service_id: str, raw: bytes, log: dict[str, Any]) -> dict[str, Any]:
+        service = self.service(service_id)
+        data = _json_body(raw)
+        if isinstance(data.get("hook"), str) and data["hook"] != service.hook:
+            raise HttpProblem(
+                400, "wrong hook for this service", [f"hook: {service.id} answers '{service.hook}', not this hook"]
+            )
+        request, context = _hook_request(data, service.context)
+        log["hook"], log["hookInstance"] = request.hook, request.hookInstance
+        orders = self._selected_orders(context) if isinstance(context, OrderSelectContext) else []
+        if isinstance(context, OrderSelectContext) and not orders:
+            log["cards"] = 0
+            return {"cards": []}  # nothing selected is an order spine-cds reads (a ServiceRequest)
+        gathered = self._gather(request, context.patientId)
+        case_id = secrets.token_urlsafe(12)
+        case, report = self._evaluate(gathered, case_id, context.patientId)
+        issued = self._cards(service, request, case, report, gathered, orders)
+        log["cards"] = len(issued)
+        return {"cards": [dump(item.card) for item in issued]}
+
+    def service(self, service_id: str) -> ServiceDefinition:
+        found = SERVICES.get(service_id)
+        if found is None:
+            raise HttpProblem(404, "unknown service", [f"no CDS service has the id '{service_id[:100]}'"])
+        return found
+
+    def _selected_orders(self, context: OrderSelectContext) -> list[SelectedOrder]:
+        """The selected ServiceRequests; other selected orders (medications, diets) are not ours."""
+        by_reference: dict[str, dict[str, Any]] = {}
+        for entry in context.draftOrders.get("entry") or []:
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if isinstance(resource, Mapping) and resource.get("resourceType") and resource.get("id"):
+                by_reference[f"{resource['resourceType']}/{resource['id']}"] = dict(resource)
+        orders, missing = [], []
+        for index, selection in enumerate(context.selections):
+            resource = by_reference.get(selection)
+            if resource is None:
+                missing.append(f"context.selections.{index}: not an entry of context.draftOrders")
+            elif about_another_patient(resource, context.patientId):
+                missing.append(f"context.selections.{index}: the order is for another patient than context.patientId")
+            elif resource["resourceType"] == "ServiceRequest":
+                orders.append(SelectedOrder(selection, resource))
+        if missing:
+            raise HttpProblem(422, "invalid request", missing)
+        return orders
+
+    def _gather(self, request: HookRequest, patient_id: str) -> Gathered:
+        templates = prefetch_templates()
+        given: dict[str, Any] = dict(request.prefetch or {})
+        failed: list[str] = []
+        not_sent = [key for key in templates if key not in given]
+        if not_sent and request.fhirServer and request.fhirAuthorization:
+            wanted = {key: templates[key] for key in not_sent}
+            fetched, failed = self.settings.fetch(
+                request.fhirServer, request.fhirAuthorization.access_token, wanted, patient_id
+            )
+            given.update(fetched)
+        try:
+            gathered = gather(given, patient_id, {k: v for k, v in templates.items() if k not in failed})
+        except PrefetchError as exc:
+            raise HttpProblem(422, "invalid prefetch", exc.problems) from None
+        gathered.unfetched = failed
+        return gathered
+
+    def _evaluate(self, gathered: Gathered, case_id: str, patient_id: str) -> tuple[Case, Report]:
+        try:
+            imported = case_from_resources(gathered.resources, now=self.settings.clock(), case_id=case_id)
+        except FhirInputError as exc:
+            raise HttpProblem(422, "invalid FHIR in the prefetch", _by_key(gathered) or exc.problems) from None
+        try:
+            report = evaluate_imported(imported, self.settings.policy)
+        except InvalidCase as exc:
+            raise HttpProblem(422, "the record does not make a valid case", exc.problems) from None
+        return imported.case, _without_patient_id(report, patient_id)
+
+    def _cards(
+        self,
+        service: ServiceDefinition,
+        request: HookRequest,
+        case: Case,
+        report: Report,
+        gathered: Gathered,
+        orders: list[SelectedOrder],
+    ) -> list[IssuedCard]:
+        writer = CardWriter(
+            knowledge=default_evaluator().knowledge,
+            link_url=f"{self.settings.ui_url.rstrip('/')}/?case={case.case_id}",
+            notes=tuple(gathered.notes()),
+        )
+        issued, titles = self._write(writer, service, report, orders)
+        worth_storing = bool(report.candidates or report.red_flags) and any(item.card.uuid for item in issued)
+        if not worth_storing or not self._save(service, request, case, report, issued, titles):
+            # Without a stored case there is nothing to link to and no feedback to take.
+            anonymous = CardWriter(writer.knowledge, None, writer.notes, new_id=lambda: None)
+            issued, _ = self._write(anonymous, service, report, orders)
+        return issued
+
+    @staticmethod
+    def _write(
+        writer: CardWriter, service: ServiceDefinition, report: Report, orders: list[SelectedOrder]
+    ) -> tuple[list[IssuedCard], list[str]]:
+        if service.hook == "patient-view":
+            return writer.patient_view(report), []
+        issued: list[IssuedCard] = []
+        titles: list[str] = []
+        assessed: list[IssuedCard] = []
+        for order in orders:
+            try:
+                selection, ignored = procedure_from_order(order.resource)
+            except FhirInputError as exc:
+                raise HttpProblem(422, "invalid order", [f"context.draftOrders: {p}" for p in exc.problems]) from None
+            if selection is None:
+                issued.append(writer.not_assessed(order.label, ignored))
+                continue
+            term = writer.knowledge.vocabulary.procedures.get(selection.procedure)
+            titles.append(term.label if term else selection.procedure)
+            assessed += writer.order(report, order.resource, selection)
+        if assessed:
+            issued = writer.red_flags(report) + assessed + issued
+        return issued, titles
+
+    def _save(
+        self,
+        service: ServiceDefinition,
+        request: HookRequest,
+        case: Case,
+        report: Report,
+        issued: list[IssuedCard],
+        titles: list[str],
+    ) -> bool:
+        """The mapped case (no names, no FHIR ids: its id is a random token), its report and the cards."""
+        case_id = case.case_id or secrets.token_urlsafe(12)
+        records = [
+            CardRecord(
+                card_uuid=item.card.uuid,
+                candidate=candidate_label(item.candidate.procedure, item.candidate.approach, item.candidate.region)
+                if item.candidate
+                else item.about,
+                indicator=item.card.indicator,
+                suggestions=tuple(s.uuid for s in item.card.suggestions or [] if s.uuid),
+            )
+            for item in issued
+            if item.card.uuid
+        ]
+        title = f"CDS Hooks {service.hook}" + (f": {', '.join(dict.fromkeys(titles))}" if titles else "")
+        stored_case = json.loads(case.model_dump_json(exclude_none=True))
+        try:
+            self.store.save_case(stored_case, report, title, who=STORED_BY, source=STORED_SOURCE, case_id=case_id)
+            self.store.record_issued_cards(case_id, service.id, request.hookInstance, records, who=STORED_BY)
+        except Exception as exc:  # the cards still go out, without a link and without uuids
+            logger.error(json.dumps({"event": "store_failed", "error": type(exc).__name__}))
+            return False
+        return True
+
+    # -- feedback ------------------------------------------------------------------------
+    def feedback(self, service_id: str, raw: bytes, log: dict[str, Any]) -> dict[str, Any]:
+        service = self.service(service_id)
+        request = _validated(FeedbackRequest, _json_body(raw))
+        try:
+            store = self.store
+        except Exception as exc:
+            logger.error(json.dumps({"event": "store_failed", "error": type(exc).__name__}))
+            raise HttpProblem(503, "the case store is not reachable; send the feedback again later") from None
+        unknown, strangers = [], []
+        for index, item in enumerate(request.feedback):
+            card = store.issued_card(item.card)
+            if card is None or card.service_id != service.id:
+                unknown.append(f"feedback.{index}.card: no card with this uuid was issued by {service.id}")
+                continue
+            for number, accepted in enumerate(item.acceptedSuggestions or []):
+                if accepted.id not in card.suggestions:
+                    strangers.append(f"feedback.{index}.acceptedSuggestions.{number}.id: not a suggestion of this card")
+        if unknown:
+            raise HttpProblem(404, "unknown card", unknown)
+        if strangers:
+            raise HttpProblem(422, "invalid feedback", strangers)
+        for item in request.feedback:
+            reason = item.overrideReason
+            try:
+                store.record_feedback(
+                    item.card,
+                    item.outcome,
+                    [s.id for s in item.acceptedSuggestions or []],
+                    dump(reason.reason) if reason and reason.reason else None,
+                    reason.userComment if reason else None,
+                    item.outcomeTimestamp,
+                )
+            except StoreError as exc:  # issued between the check and now cannot vanish; kept for safety
+                raise HttpProblem(404, "unknown card", [str(exc)]) from None
+        log["feedback"] = len(request.feedback)
+        return {"recorded": len(request.feedback)}
+
+    # -- health --------------------------------------------------------------------------
+    def health(self) -> tuple[int, dict[str, Any]]:
+        knowledge = default_evaluator().knowledge
+        try:
+            reachable = self.store.ping()
+        except Exception:
+            reachable = False
+        body = {
+            "status": "ok" if reachable else "degraded",
+            "knowledge_version": knowledge.version,
+            "knowledge_hash": knowledge.content_hash,
+            "engine_version": default_evaluator().version,
+            "store_reachable": reachable,
+            "services": list(SERVICES),
+        }
+        return (200 if reachable else 503), body
+
+
+def _by_key(gathered: Gathered) -> list[str]:
+    """Invalid resources named by their prefetch key (run again key by key, on the error path only)."""
+    found = []
+    for key in dict.fromkeys(gathered.keys_of):
+        resources = [r for r, k in zip(gathered.resources, gathered.keys_of, strict=True) if k == key]
+        try:
+            case_from_resources(resources, now=None)
+        except FhirInputError as exc:
+            found += [f"prefetch.{key}: {problem}" for problem in exc.problems]
+    return found
+
+
+def _without_patient_id(report: Report, patient_id: str) -> Report:
+    """The report to show and store, with the FHIR patient id taken out of the ignored-input labels."""
+    marker = f"Patient/{patient_id}"
+    cleaned = [
+        item.model_copy(update={"resource": item.resource.replace(marker, "Patient")}) for item in report.ignored_input
+    ]
+    return report.model_copy(update={"ignored_input": cleaned})
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """Where an unexpected error happened (file:line function), without its message or values."""
+    return [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
+    service = CdsHooksService(settings)
+    prefetch_templates()  # loads the code maps now, not during the first call (CDS clients wait ~500 ms)
+    app = FastAPI(
+        title="spine-cds CDS Hooks service", version=default_evaluator().version, docs_url=None, redoc_url=None
+    )
+    app.state.service = service
+    # Browser-based CDS clients (e.g. the CDS Hooks sandbox) call across origins.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type"],
+    )
+
+    @app.middleware("http")
+    async def one_log_line(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        request.state.log = {}
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            logger.error(json.dumps({"event": "internal_error", "error": type(exc).__name__, "at": _frames(exc)}))
+            response = JSONResponse({"error": "internal error; the service logged where it happened"}, status_code=500)
+        route = request.scope.get("route")
+        line = {
+            "event": "request",
+            "method": request.method,
+            "route": getattr(route, "path", "(no route)"),
+            "service": request.path_params.get("service_id") if route else None,
+            **request.state.log,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+        if line["service"] not in SERVICES:
+            line["service"] = None  # an unknown id is the client's text, not ours to log
+        logger.info(json.dumps(line))
+        return response
+
+    @app.get("/cds-services")
+    def get_discovery() -> dict[str, Any]:
+        return discovery()
+
+    @app.post("/cds-services/{service_id}")
+    async def post_hook(service_id: str, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = await run_in_threadpool(service.call, service_id, raw, request.state.log)
+        except HttpProblem as problem:
+            return problem.response()
+        return JSONResponse(body)
+
+    @app.post("/cds-services/{service_id}/feedback")
+    async def post_feedback(service_id: str, request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = await run_in_threadpool(service.feedback, service_id, raw, request.state.log)
+        except HttpProblem as problem:
+            return problem.response()
+        return JSONResponse(body)
+
+    @app.get("/health")
+    def get_health() -> Response:
+        status, body = service.health()
+        return JSONResponse(body, status_code=status)
+
+    return app
