@@ -21,6 +21,8 @@ install: $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	@{ command -v curl && command -v jq; } >/dev/null 2>&1 || { echo "installing curl and jq for the README's CDS Hooks session"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq) >/dev/null; }
 
 run: $(STAMP)
 	$(BIN)/streamlit run ui/app.py
