@@ -499,23 +499,23 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     def get_discovery() -> dict[str, Any]:
         return discovery()
 
-    @app.post("/cds-services/{service_id}")
-    async def post_hook(service_id: str, request: Request) -> Response:
+    async def answer(handler: Any, service_id: str, request: Request) -> Response:
+        """Hook calls and feedback alike: the work runs off the event loop (the engine is
+        synchronous), and a problem the caller can fix becomes its JSON error."""
         raw = await request.body()
         try:
-            body = await run_in_threadpool(service.call, service_id, raw, request.state.log)
+            body = await run_in_threadpool(handler, service_id, raw, request.state.log)
         except HttpProblem as problem:
             return problem.response()
         return JSONResponse(body)
 
+    @app.post("/cds-services/{service_id}")
+    async def post_hook(service_id: str, request: Request) -> Response:
+        return await answer(service.call, service_id, request)
+
     @app.post("/cds-services/{service_id}/feedback")
     async def post_feedback(service_id: str, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = await run_in_threadpool(service.feedback, service_id, raw, request.state.log)
-        except HttpProblem as problem:
-            return problem.response()
-        return JSONResponse(body)
+        return await answer(service.feedback, service_id, request)
 
     @app.get("/health")
     def get_health() -> Response:
