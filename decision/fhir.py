@@ -613,7 +613,7 @@ class _Reader:
             if entry is None:
                 continue
             words = " ".join([coding.display, str(concept.text or "")]).lower()
-            term = self.codes_vocabulary_terms().get(entry.medication, {entry.medication})
+            term = _medication_terms().get(entry.medication, {entry.medication})
             if words.strip() and not any(name in words for name in term):
                 self.ignore(
                     origin,
@@ -623,11 +623,6 @@ class _Reader:
                 return text or None
             return entry.medication
         return text or None
-
-    def codes_vocabulary_terms(self) -> dict[str, set[str]]:
-        from decision.case import vocabulary
-
-        return {name: {name, *term.aliases} for name, term in vocabulary().medications.items()}
 
     def allergy(self, origin: str, res: Any) -> None:
         verification = _status_code(res.verificationStatus)
@@ -919,6 +914,14 @@ class _Reader:
                 )
             return None
         return self.hours_before_now(max(times)) if times else None
+
+
+@cache
+def _medication_terms() -> dict[str, frozenset[str]]:
+    """Each listed drug's generic and brand names, to check a code against the record's words."""
+    from decision.case import vocabulary
+
+    return {name: frozenset({name, *term.aliases}) for name, term in vocabulary().medications.items()}
 
 
 @cache

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError, did_you_mean, load_knowledge
+from knowledge.loader import KNOWLEDGE_DIR, Knowledge, KnowledgeError, did_you_mean, load_knowledge
 from knowledge.schema import Vocabulary
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -207,8 +207,7 @@ def _check_vocabulary(maps: CodeMaps, vocab: Vocabulary, problems: list[str]) ->
         check("diagnostic_by_default", "procedures", proc_id)
 
 
-def _check_sources(maps: CodeMaps, root: Path, problems: list[str]) -> None:
-    knowledge = load_knowledge(root)
+def _check_sources(maps: CodeMaps, knowledge: Knowledge, problems: list[str]) -> None:
     for group in ("conditions", "unmapped_conditions", "observations", "medications", "allergies", "procedures"):
         for entry in getattr(maps, group):
             if entry.system not in maps.code_systems:
@@ -286,8 +285,9 @@ def load_codemaps(root: Path | None = None) -> CodeIndex:
             [f"{CODEMAP_FILE}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors(include_url=False)]
         ) from None
     problems: list[str] = []
-    _check_sources(maps, root, problems)
-    _check_vocabulary(maps, load_knowledge(root).vocabulary, problems)
+    knowledge = load_knowledge(root)
+    _check_sources(maps, knowledge, problems)
+    _check_vocabulary(maps, knowledge.vocabulary, problems)
     groups: dict[str, dict[tuple[str, str], Any]] = {}
     for group, entries in (
         ("conditions", maps.conditions),
