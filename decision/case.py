@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
@@ -100,6 +101,17 @@ AllergyId = Annotated[str, VocabId("allergies", "allergy", "Allergy relevant to 
 ModalityId = Annotated[str, VocabId("modalities", "imaging modality", "Imaging modality.")]
 ProcedureId = Annotated[str, VocabId("procedures", "procedure", "Injection procedure.")]
 ApproachId = Annotated[str, VocabId("approaches", "approach", "Approach of the procedure.")]
+DrugClassId = Annotated[
+    str,
+    VocabId(
+        "drug_classes",
+        "drug class",
+        "What the medication is, when its name is not in the knowledge's drug list "
+        "(not_antithrombotic: not an anticoagulant or antiplatelet).",
+    ),
+]
+RegimenId = Annotated[str, VocabId("regimens", "regimen", "Dose or indication, where the hold depends on it.")]
+LabId = Annotated[str, VocabId("labs", "laboratory value", "Laboratory value.")]
 Level = Annotated[
     str,
     Field(pattern=r"^[CTLS][0-9]{1,2}(-[CTLS][0-9]{1,2})?$", examples=["L4-L5", "L5-S1", "C6-C7"]),
@@ -107,8 +119,19 @@ Level = Annotated[
 Percent = Annotated[float, Field(ge=0, le=100)]
 
 
+def normalise_medication_name(value: str) -> str:
+    """One spelling per name: full-width letters and ligatures folded (NFKC), invisible format
+    characters (zero-width spaces, joiners, direction marks) removed, case folded, spaces collapsed.
+
+    A name that only looks like a listed drug must not slip past the drug list as "unknown drug".
+    """
+    folded = unicodedata.normalize("NFKC", value)
+    visible = "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+    return " ".join(visible.casefold().split())
+
+
 def _medication_name(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+    return normalise_medication_name(value) if isinstance(value, str) else value
 
 
 class Diagnosis(BaseModel):
@@ -120,6 +143,9 @@ class Diagnosis(BaseModel):
     )
     levels: list[Level] | None = Field(default=None, max_length=12)
     side: SideId | None = None
+    prior_surgery_at_site: bool | None = Field(
+        default=None, description="Earlier surgery or radiation at the site to be injected."
+    )
 
     @model_validator(mode="after")
     def _region_and_levels_fit(self) -> Diagnosis:
@@ -200,6 +226,32 @@ class Medication(BaseModel):
     last_dose_hours_ago: float | None = Field(
         default=None, ge=0, le=1_000_000, description="Hours since the last dose."
     )
+    drug_class: DrugClassId | None = Field(
+        default=None,
+        description="Answers 'is this an anticoagulant or antiplatelet?' for a name the drug list does not hold; "
+        "for a listed drug the list's class is used.",
+    )
+    regimen: RegimenId | None = Field(
+        default=None, description="Dose or indication (prophylactic/therapeutic, primary/secondary prevention)."
+    )
+
+
+class LabRange(BaseModel):
+    """A laboratory's reference range, as reported with the result."""
+
+    model_config = CASE_CONFIG
+    low: float | None = Field(default=None, ge=0, le=5000)
+    high: float | None = Field(default=None, ge=0, le=5000)
+
+    @model_validator(mode="after")
+    def _low_not_above_high(self) -> LabRange:
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise PydanticCustomError(
+                "range_order",
+                "reference range low ({low}) is above high ({high})",
+                {"low": self.low, "high": self.high},
+            )
+        return self
 
 
 class Labs(BaseModel):
@@ -208,6 +260,11 @@ class Labs(BaseModel):
     platelets: float | None = Field(default=None, ge=0, le=5000, description="x10^9/L")
     hba1c: float | None = Field(default=None, ge=0, le=25, description="%")
     glucose: float | None = Field(default=None, ge=0, le=100, description="mmol/L")
+    ranges: dict[LabId, LabRange] | None = Field(
+        default=None,
+        description="Reference ranges reported with the results (by lab id); without one the policy's sourced "
+        "default range is used, and a value with no range at all is asked about.",
+    )
 
 
 class Comorbidities(BaseModel):
@@ -215,7 +272,15 @@ class Comorbidities(BaseModel):
     active_infection: bool | None = None
     injection_site_infection: bool | None = None
     bleeding_disorder: bool | None = None
+    bleeding_disorder_controlled: bool | None = Field(
+        default=None, description="A recorded bleeding disorder is corrected or controlled."
+    )
     spinal_malignancy: bool | None = None
+    malignancy_near_target: bool | None = Field(
+        default=None, description="A spinal tumour lies at or near the level to be injected."
+    )
+    renal_disease: bool | None = Field(default=None, description="Severe kidney disease or dysfunction.")
+    liver_disease: bool | None = Field(default=None, description="Severe liver disease or dysfunction.")
     osteoporosis: bool | None = None
     diabetes: ControlLevelId | None = None
     heart_failure: ControlLevelId | None = None

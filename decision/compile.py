@@ -9,7 +9,7 @@ engine runs (it matches facts, it does not count) and reach it as `q<n>.min`/`q<
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from decision.facts import UNKNOWN, Context
@@ -32,6 +32,10 @@ SEEN_ACTION = "seen"
 MAX_RULES_PER_RULESET = 3000
 """durable-rules holds at most 4096 actions per ruleset (ERR_RULE_LIMIT_EXCEEDED, code 106);
 larger knowledge is split into several rulesets, each asserted with the same facts."""
+MAX_FACT_KEYS = 240
+"""durable-rules stores at most 255 properties per fact (MAX_OBJECT_PROPERTIES in its state.h)
+and writes past its table beyond that (a segmentation fault, measured): rules are packed into
+rulesets whose facts stay under this many keys, with room for the engine's own `k`, `ctx`, `sid`."""
 MAX_CONJUNCTIONS = 256
 MAX_ATOMS = 24
 """durable-rules allows 32 expressions per rule node (ERR_EXPRESSION_LIMIT_EXCEEDED, code 113),
@@ -57,6 +61,8 @@ class CompiledPolicy:
     counts: tuple[Count, ...]
     fact_keys: tuple[str, ...]
     params: dict[str, PolicyParam]
+    ruleset_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Ruleset name -> the fact keys its rules read: each ruleset gets only those (see MAX_FACT_KEYS)."""
 
     @property
     def engine_rule_count(self) -> int:
@@ -239,11 +245,13 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
     counts: list[Count] = []
     keys: set[str] = set()
     translator = _Translator(values, counts, keys)
-    ruleset: dict[str, Any] = {}
+    packs: list[tuple[dict[str, Any], set[str]]] = []
     compiled: list[CompiledRule] = []
     for number, entry in enumerate(knowledge.rules_for(policy_id)):
         kind = "case" if entry.rule.scope == "case" else "cand"
         actions: dict[str, str | None] = {}
+        ruleset: dict[str, Any] = {}
+        rule_keys: set[str] = set()
         for want in ("T", "U"):
             alternatives = translator.dnf(entry.rule.when, want)
             if not alternatives:
@@ -262,18 +270,25 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
                     "all": [{"m": {"$and": [{"k": kind}, *[_atom_json(a) for a in conj]]}}],
                     "run": action,
                 }
+                rule_keys.update(_atom_key(a) for a in conj)
             actions[want] = action
+        if len(rule_keys) > MAX_FACT_KEYS:
+            raise KnowledgeError(
+                [f"{entry.file}: rule {entry.rule.id}: when: reads too many facts for the rules engine; split it"]
+            )
+        _pack(packs, ruleset, rule_keys)
         compiled.append(CompiledRule(entry, actions["T"], actions["U"]))
     serial = next(_ruleset_serial)
-    names = list(ruleset)
     chunks: dict[str, dict[str, Any]] = {}
-    for start in range(0, max(len(names), 1), MAX_RULES_PER_RULESET):
-        chunk = {name: ruleset[name] for name in names[start : start + MAX_RULES_PER_RULESET]}
+    ruleset_keys: dict[str, tuple[str, ...]] = {}
+    for chunk, chunk_keys in packs or [({}, set())]:
         for kind in ("case", "cand"):
             # Every fact must be handled by some rule, or durable-rules rejects the whole batch;
             # this also proves each context reached the engine.
             chunk[f"seen_{kind}"] = {"all": [{"m": {"k": kind}}], "run": SEEN_ACTION}
-        chunks[f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"] = chunk
+        name = f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"
+        chunks[name] = chunk
+        ruleset_keys[name] = tuple(sorted(chunk_keys))
     return CompiledPolicy(
         policy_id=policy_id,
         rulesets=chunks,
@@ -281,7 +296,22 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         counts=tuple(counts),
         fact_keys=tuple(sorted(keys)),
         params=params,
+        ruleset_keys=ruleset_keys,
     )
+
+
+def _atom_key(atom: Atom) -> str:
+    return atom[1]
+
+
+def _pack(packs: list[tuple[dict[str, Any], set[str]]], rules: dict[str, Any], rule_keys: set[str]) -> None:
+    """Add one knowledge rule's engine rules to the first ruleset with room for its rules and keys."""
+    for chunk, chunk_keys in packs:
+        if len(chunk) + len(rules) <= MAX_RULES_PER_RULESET and len(chunk_keys | rule_keys) <= MAX_FACT_KEYS:
+            chunk.update(rules)
+            chunk_keys.update(rule_keys)
+            return
+    packs.append((dict(rules), set(rule_keys)))
 
 
 def compile_knowledge(knowledge: Knowledge) -> dict[str, CompiledPolicy]:

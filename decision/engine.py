@@ -54,6 +54,7 @@ class RulesEngine:
         self._live_sessions = 0
         self._host = _PrivateHost(self._record)
         self._names = {pid: tuple(policy.rulesets) for pid, policy in policies.items()}
+        self._keys = {name: keys for policy in policies.values() for name, keys in policy.ruleset_keys.items()}
         for policy in policies.values():
             for name, definition in policy.rulesets.items():
                 self._host.register_rulesets({name: _copy(definition)})
@@ -82,7 +83,9 @@ class RulesEngine:
         self._collected = collected
         self._live_sessions += 1
         try:
-            self._host.assert_facts(ruleset, [{**fact, "sid": session} for fact in facts])
+            keys = self._keys.get(ruleset)
+            narrowed = facts if keys is None else [_narrow(fact, keys) for fact in facts]
+            self._host.assert_facts(ruleset, [{**fact, "sid": session} for fact in narrowed])
             state = self._host.get_state(ruleset, session)
             if "exception" in state:
                 raise EngineError(f"a rule action failed inside the engine: {state['exception']}")
@@ -100,6 +103,14 @@ class RulesEngine:
             finally:
                 self._live_sessions -= 1
         return {firing for firing in collected if firing[0] != SEEN_ACTION}
+
+
+def _narrow(fact: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """Only the keys one ruleset reads: a durable-rules fact holds at most 255 properties."""
+    narrowed = {"k": fact["k"], "ctx": fact["ctx"]}
+    for key in keys:
+        narrowed[key] = fact[key]
+    return narrowed
 
 
 def _copy(value: Any) -> Any:

@@ -51,6 +51,7 @@ _SELF_EXPLAINING = {
     "region_mismatch",
     "level_mismatch",
     "sex_contradiction",
+    "range_order",
 }
 
 
@@ -130,7 +131,7 @@ class CaseEvaluator:
         policy_id = self.policy_id(valid, policy)
         compiled = self.policies[policy_id]
         params = compiled.param_values()
-        contexts = build_contexts(valid, self.knowledge)
+        contexts = build_contexts(valid, self.knowledge, params)
         evaluators = [Evaluator(context, params) for context in contexts]
         facts = [engine_fact(c, compiled, e) for c, e in zip(contexts, evaluators, strict=True)]
         return PreparedCase(valid, policy_id, compiled, contexts, evaluators, facts)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from decision.case import Case, Diagnosis
-from decision.fields import field_catalogue
+from decision.fields import LAB_RANGES, field_catalogue, lab_judgement_field
 from knowledge.loader import Knowledge
 from knowledge.schema import MedicationTerm, ProcedureOption
 
@@ -36,10 +37,8 @@ class _Unknown:
 
 UNKNOWN: Any = _Unknown()
 NO_APPROACH = "none"
-UNCLASSIFIED = "unclassified"
-"""The drug class of a medication the vocabulary does not list: known to be unlisted, which a
-warning rule reports, rather than unknown, which would hold every case with any other drug."""
 """A procedure that has no named approaches (a facet joint injection): known, not unknown."""
+RISK_ORDER = ("low", "intermediate", "high")
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,19 @@ class Context:
     diagnosis_index: int | None = None
     key: CandidateKey | None = None
     levels: tuple[str, ...] = field(default_factory=tuple)
+    risk_questions: tuple[str, ...] = ()
+    """Case fields that would settle the bleeding-risk class when patient factors leave it open."""
 
 
 CONTEXT_FIELD_ORIGIN = {
     "candidate.region": "diagnoses.region",
     "candidate.bleeding_risk": "diagnoses.region",
     "diagnosis.level_count": "diagnoses.levels",
-    "medications.drug_class": "medications.name",
     "medications.recognised": "medications.name",
+    "medications.placed": "medications.drug_class",
+    "medications.tabled": "medications.name",
+    "candidate.intermediate_or_high_risk": "diagnoses.region",
+    "candidate.high_risk": "diagnoses.region",
 }
 
 
@@ -81,6 +85,8 @@ def case_path(field_path: str) -> str:
     """The case field a clinician answers for a context field (candidate.region comes from the diagnosis)."""
     if field_path in CONTEXT_FIELD_ORIGIN:
         return CONTEXT_FIELD_ORIGIN[field_path]
+    if field_path.startswith("labs.") and field_path.endswith("_vs_range"):
+        return field_path.removesuffix("_vs_range")
     if field_path.startswith("diagnosis."):
         return "diagnoses." + field_path.removeprefix("diagnosis.")
     return field_path
@@ -94,8 +100,8 @@ def _case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, A
     catalogue = field_catalogue()
     values: dict[str, Any] = {}
     for path, spec in catalogue.scalars.items():
-        if path.startswith(("candidate.", "diagnosis.")):
-            continue
+        if path.startswith(("candidate.", "diagnosis.")) or path.endswith("_vs_range"):
+            continue  # derived: from the candidate, the diagnosis, or a lab and its range
         head, _, tail = path.partition(".")
         obj: Any = getattr(case, head)
         if tail:
@@ -105,7 +111,8 @@ def _case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, A
         else:
             values[path] = _or_unknown(obj)
     for group in catalogue.groups:
-        values[group] = UNKNOWN if getattr(case, group) is None else "known"
+        if "." not in group:
+            values[group] = UNKNOWN if getattr(case, group) is None else "known"
     lists: dict[str, list[dict[str, Any]] | None] = {}
     for name in catalogue.lists:
         items = getattr(case, name)
@@ -143,7 +150,12 @@ def identify_medication(written: str, aliases: dict[str, str]) -> tuple[str | No
 
 
 def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowledge) -> list[dict[str, Any]] | None:
-    """Brand names to generic names, and the drug class, from the vocabulary."""
+    """Brand names to generic names, and the drug class, from the vocabulary.
+
+    A listed drug takes the vocabulary's class (whatever the case says). Any other name keeps the
+    class the case gives it, if any; without one it is *unplaced* (`placed` false), which the
+    knowledge asks about rather than passes.
+    """
     if items is None:
         return None
     aliases = _medication_aliases(knowledge)
@@ -151,13 +163,48 @@ def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowle
     for item in items:
         generic, ambiguous = identify_medication(item["name"], aliases)
         term: MedicationTerm | None = knowledge.vocabulary.medications.get(generic) if generic else None
-        if ambiguous:
-            name: Any = None  # which drug this is, is unknown
-            drug_class: Any = None
+        name: Any = generic if term else (None if ambiguous else item["name"])  # ambiguous: which drug is unknown
+        drug_class: Any = term.drug_class if term else item.get("drug_class")
+        out.append(
+            {
+                **item,
+                "written": item["name"],
+                "name": name,
+                "drug_class": drug_class,
+                "recognised": term is not None,
+                "placed": drug_class is not None,
+                "tabled": term is not None and generic in knowledge.tabled_medications,
+            }
+        )
+    return out
+
+
+def _lab_judgements(case: Case, knowledge: Knowledge, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Each lab value against its range: the one recorded with it, else the policy's sourced default.
+
+    The policy states defaults as `<lab>_range_low` / `<lab>_range_high`; a lab with neither a
+    recorded nor a default bound is `no_range`, which the knowledge asks about.
+    """
+    labs = case.labs
+    out: dict[str, Any] = {}
+    for lab in knowledge.vocabulary.labs:
+        value = None if labs is None else getattr(labs, lab, None)
+        if value is None:
+            out[lab_judgement_field(lab)] = "not_recorded"  # a rule that needs the value asks for it by name
+            continue
+        recorded = (labs.ranges or {}).get(lab) if labs is not None else None
+        low = recorded.low if recorded is not None else params.get(f"{lab}_range_low")
+        high = recorded.high if recorded is not None else params.get(f"{lab}_range_high")
+        if low is None and high is None:
+            judgement = "no_range"
+        elif low is not None and value < low:
+            judgement = "below_range"
+        elif high is not None and value > high:
+            judgement = "above_range"
         else:
-            name = generic or item["name"]
-            drug_class = term.drug_class if term else UNCLASSIFIED
-        out.append({**item, "name": name, "drug_class": drug_class, "recognised": term is not None})
+            judgement = "within_range"
+        out[lab_judgement_field(lab)] = judgement
+    out[LAB_RANGES] = UNKNOWN if labs is None or labs.ranges is None else "known"
     return out
 
 
@@ -166,6 +213,37 @@ def options_for(diagnosis: Diagnosis, knowledge: Knowledge) -> list[ProcedureOpt
     if diagnosis.region is None:
         return list(knowledge.options)
     return [opt for opt in knowledge.options if diagnosis.region in opt.considered_for]
+
+
+def _risk_values(base: Any, raised: str) -> dict[str, Any]:
+    """The class after patient factors (raised: T/F/U), as the fields rules read.
+
+    Raising moves a class up by one, so "intermediate or high" is settled for an intermediate
+    procedure whatever the factors, and only the questions that could change a hold are asked.
+    """
+    if base is UNKNOWN:
+        return {
+            "candidate.bleeding_risk": UNKNOWN,
+            "candidate.intermediate_or_high_risk": UNKNOWN,
+            "candidate.high_risk": UNKNOWN,
+        }
+    rank = RISK_ORDER.index(base)
+
+    def at_least(level: int) -> Any:
+        if rank >= level:
+            return True
+        if rank == level - 1:
+            return {"T": True, "F": False, "U": UNKNOWN}[raised]
+        return False
+
+    effective: Any = base if raised == "F" or rank == len(RISK_ORDER) - 1 else UNKNOWN
+    if raised == "T":
+        effective = RISK_ORDER[min(rank + 1, len(RISK_ORDER) - 1)]
+    return {
+        "candidate.bleeding_risk": effective,
+        "candidate.intermediate_or_high_risk": at_least(1),
+        "candidate.high_risk": at_least(2),
+    }
 
 
 def _candidate_values(option: ProcedureOption, diagnosis: Diagnosis) -> tuple[dict[str, Any], CandidateKey]:
@@ -187,30 +265,44 @@ def _candidate_values(option: ProcedureOption, diagnosis: Diagnosis) -> tuple[di
         "diagnosis.subtype": _or_unknown(diagnosis.subtype),
         "diagnosis.side": _or_unknown(diagnosis.side),
         "diagnosis.level_count": UNKNOWN if diagnosis.levels is None else len(diagnosis.levels),
+        "diagnosis.prior_surgery_at_site": _or_unknown(diagnosis.prior_surgery_at_site),
     }
     return values, CandidateKey(option.procedure, option.approach, region)
 
 
-def build_contexts(case: Case, knowledge: Knowledge) -> list[Context]:
-    """The whole-case context first, then one per (diagnosis, option) pair, in a stable order."""
+def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] | None = None) -> list[Context]:
+    """The whole-case context first, then one per (diagnosis, option) pair, in a stable order.
+
+    `params` are the active policy's answers: lab default ranges and the thresholds in the
+    condition that raises a bleeding-risk class are read from them.
+    """
+    from decision.truth import Evaluator  # truth reads contexts; imported here to avoid a cycle
+
+    params = params or {}
     values, lists = _case_values(case)
+    values.update(_lab_judgements(case, knowledge, params))
     lists["medications"] = _canonical_medications(lists["medications"], knowledge)
     contexts = [Context(0, "case", values, lists, case.assessment_date)]
+    raised_when = knowledge.bleeding_risk_raised_when
     for d_index, diagnosis in enumerate(case.diagnoses or ()):
         for option in options_for(diagnosis, knowledge):
             cand_values, key = _candidate_values(option, diagnosis)
-            contexts.append(
-                Context(
-                    index=len(contexts),
-                    kind="cand",
-                    values={**values, **cand_values},
-                    lists=lists,
-                    assessment_date=case.assessment_date,
-                    option=option,
-                    diagnosis=diagnosis,
-                    diagnosis_index=d_index,
-                    key=key,
-                    levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
-                )
+            context = Context(
+                index=len(contexts),
+                kind="cand",
+                values={**values, **cand_values},
+                lists=lists,
+                assessment_date=case.assessment_date,
+                option=option,
+                diagnosis=diagnosis,
+                diagnosis_index=d_index,
+                key=key,
+                levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
             )
+            evaluator = Evaluator(context, params)
+            raised = "F" if raised_when is None else evaluator.truth(raised_when)
+            context.values.update(_risk_values(cand_values["candidate.bleeding_risk"], raised))
+            if raised == "U" and raised_when is not None:
+                context.risk_questions = tuple(dict.fromkeys(evaluator.unknown_fields(raised_when)))
+            contexts.append(context)
     return contexts

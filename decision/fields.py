@@ -28,6 +28,15 @@ OPS_BY_KIND: dict[FieldKind, tuple[str, ...]] = {
 }
 CONTEXT_PREFIXES = ("candidate.", "diagnosis.")
 NOT_RULE_FIELDS = {"case_id", "policy", "assessment_date"}
+LAB_JUDGEMENTS = ("below_range", "within_range", "above_range", "no_range", "not_recorded")
+"""How a lab value stands against its reference range; `no_range` when none is known,
+`not_recorded` when there is no value (rules that need the value test `is_unknown: labs.<lab>`)."""
+LAB_RANGES = "labs.ranges"
+
+
+def lab_judgement_field(lab: str) -> str:
+    """The derived field a rule reads to judge a lab value (`labs.inr_vs_range`)."""
+    return f"labs.{lab}_vs_range"
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,12 @@ def field_catalogue() -> FieldCatalogue:
     meds["name"] = FieldSpec("name", "text", tuple(sorted(vocab.medications)))
     meds["drug_class"] = FieldSpec("drug_class", "enum", tuple(sorted(vocab.drug_classes)))
     meds["recognised"] = FieldSpec("recognised", "bool")
+    meds["placed"] = FieldSpec("placed", "bool")
+    meds["tabled"] = FieldSpec("tabled", "bool")
+    for lab in vocab.labs:
+        path = lab_judgement_field(lab)
+        scalars[path] = FieldSpec(path, "enum", LAB_JUDGEMENTS)
+    groups.add(LAB_RANGES)
     for sub, spec in _model_fields(Diagnosis.model_json_schema(), "Diagnosis", {}).items():
         if spec.kind != "enum_list" and sub != "levels":
             scalars[f"diagnosis.{sub}"] = FieldSpec(f"diagnosis.{sub}", spec.kind, spec.choices)
@@ -145,6 +160,8 @@ def _candidate_fields(vocab: Vocabulary) -> dict[str, FieldSpec]:
         "candidate.approach": FieldSpec("candidate.approach", "enum", tuple(sorted(vocab.approaches))),
         "candidate.region": FieldSpec("candidate.region", "enum", tuple(sorted(vocab.regions))),
         "candidate.bleeding_risk": FieldSpec("candidate.bleeding_risk", "enum", tuple(sorted(vocab.bleeding_risks))),
+        "candidate.intermediate_or_high_risk": FieldSpec("candidate.intermediate_or_high_risk", "bool"),
+        "candidate.high_risk": FieldSpec("candidate.high_risk", "bool"),
         "candidate.uses_steroid": FieldSpec("candidate.uses_steroid", "bool"),
         "candidate.uses_local_anaesthetic": FieldSpec("candidate.uses_local_anaesthetic", "bool"),
         "candidate.uses_contrast": FieldSpec("candidate.uses_contrast", "bool"),
@@ -268,8 +285,27 @@ def check_rules(knowledge: Knowledge) -> list[str]:
             if len(problems) > before:
                 break
         for path in rule.then.require:
-            if path not in unknowable:
+            head, _, item = path.partition(".")
+            if path not in unknowable and not (head in catalogue.lists and item in catalogue.lists[head].items):
                 problems.append(
                     f"{entry.file}: rule {rule.id}: then.require: unknown field {path!r}{did_you_mean(path, unknowable)}"
                 )
+    raised = knowledge.bleeding_risk_raised_when
+    if raised is not None:
+        for pid in knowledge.policies:
+            params = {name: p.value for name, p in knowledge.params_for(pid).items()}
+            before = len(problems)
+            _check_node(
+                raised,
+                "procedures.yaml: bleeding_risk_raised_when",
+                catalogue.scalars,
+                unknowable,
+                catalogue,
+                params,
+                problems,
+                False,
+                "candidate",
+            )
+            if len(problems) > before:
+                break
     return problems

@@ -47,6 +47,24 @@ class Reason(BaseModel):
     recheck: bool = Field(default=False, description="Rests on a recalled figure, to re-check against the source.")
 
 
+class HoldPlanStep(BaseModel):
+    """When to stop one antithrombotic before this procedure and when to restart it."""
+
+    model_config = REPORT_CONFIG
+    medication: str = Field(description="Medication id of the knowledge vocabulary.")
+    medication_label: str
+    action: Literal["stop", "shared_assessment", "no_hold", "defer_for_plan", "caution_for_plan"]
+    stop_before_hours: int | None = Field(default=None, description="Stop at least this long before the procedure.")
+    restart_after_hours: list[int] | None = Field(
+        default=None, description="Restart this long after the procedure: [hours] or [from, to]."
+    )
+    normal_inr: bool = Field(default=False, description="A normal INR is needed before the procedure.")
+    text: str
+    rule_id: str
+    sources: list[str]
+    recheck: bool = False
+
+
 class ReportCandidate(BaseModel):
     model_config = REPORT_CONFIG
     procedure: str
@@ -57,6 +75,9 @@ class ReportCandidate(BaseModel):
     guidance: list[str] = Field(description="Image guidance, preferred first.")
     status: Status
     reasons: list[Reason]
+    antithrombotic_plan: list[HoldPlanStep] = Field(
+        default_factory=list, description="Stop and restart times for each antithrombotic the patient takes."
+    )
 
 
 class Finding(BaseModel):
@@ -78,6 +99,9 @@ class MissingInformation(BaseModel):
     field: str = Field(description="Dotted case path whose answer is needed.")
     why: str
     rule_id: str
+    about: list[str] = Field(
+        default_factory=list, description="The list entries the question concerns, as written (e.g. a drug name)."
+    )
 
 
 class IgnoredInput(BaseModel):

@@ -20,6 +20,7 @@ from decision.facts import UNKNOWN, Context, case_path
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
 
 Truth = Literal["T", "F", "U"]
+RISK_FIELDS = frozenset({"candidate.bleeding_risk", "candidate.intermediate_or_high_risk", "candidate.high_risk"})
 UNBOUNDED = 1_000_000_000
 """Stands for "no upper bound" in an item count over a list that was never asked."""
 
@@ -175,6 +176,8 @@ class Evaluator:
                     found.extend(self._unknown_item_fields(node.list, node.where, item))
             return found
         assert isinstance(node, Compare)
+        if node.field in RISK_FIELDS and self.context.risk_questions:
+            return list(self.context.risk_questions)
         return [case_path(node.field)]
 
     def _unknown_item_fields(self, list_name: str, node: ConditionNode, item: Mapping[str, Any]) -> list[str]:

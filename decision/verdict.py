@@ -17,6 +17,7 @@ from decision.compile import CompiledPolicy, CompiledRule
 from decision.facts import Context
 from decision.report import (
     Finding,
+    HoldPlanStep,
     MissingInformation,
     Reason,
     ReasonKind,
@@ -26,7 +27,7 @@ from decision.report import (
     status_rank,
 )
 from decision.truth import Evaluator, dedupe
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule
 
@@ -160,7 +161,24 @@ class _Outcome:
     reasons: list[Reason]
     guidance: list[str]
     relevant: bool  # weighed for real: an indication was met or undecided
-    missing: list[tuple[str, CompiledRule]] = field(default_factory=list)
+    missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = field(default_factory=list)
+    plans: list[HoldPlanStep] = field(default_factory=list)
+
+
+def entries_concerned(evaluator: Evaluator, rule: Rule, path: str, want: str) -> tuple[str, ...]:
+    """The list entries (as the case wrote them) that make a rule's count over `path`'s list hold
+    (`want` T) or leave it undecided (U): the drug a question is about, named in the question."""
+    list_name = path.partition(".")[0]
+    items = evaluator.context.lists.get(list_name)
+    if not items:
+        return ()
+    found: list[str] = []
+    for node in walk(rule.when):
+        if isinstance(node, Count) and node.list == list_name and node.where is not None:
+            for index, item in enumerate(items):
+                if evaluator.item(node.where, item) == want:
+                    found.append(str(item.get("written") or item.get("name") or f"entry {index + 1}"))
+    return tuple(dict.fromkeys(found))
 
 
 class VerdictBuilder:
@@ -200,7 +218,8 @@ class VerdictBuilder:
         indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
         indication_unknown = [c for c, t in fired if t == "U" and c.entry.rule.then.indicate]
         reasons: list[Reason] = []
-        missing: list[tuple[str, CompiledRule]] = []
+        missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = []
+        plans: list[HoldPlanStep] = []
         status: Status
         if indication_true:
             status = "indicated"
@@ -220,7 +239,9 @@ class VerdictBuilder:
                 if then.status:
                     status = worst(status, then.status)  # not indicated stays not indicated: it is the worst
                 for path in then.require:
-                    missing.append((path, compiled))
+                    missing.append((path, compiled, entries_concerned(evaluator, rule, path, "T")))
+                if then.plan is not None:
+                    plans.append(self._plan(rule))
                 if then.guidance:
                     guidance_rules.append(rule)
                 reasons.append(self._reason(rule, kind, then.status, list(then.require)))
@@ -230,7 +251,7 @@ class VerdictBuilder:
                 if changes_status:
                     if relevant:
                         status = worst(status, "needs_information")
-                    missing.extend((path, compiled) for path in fields)
+                    missing.extend((path, compiled, entries_concerned(evaluator, rule, path, "U")) for path in fields)
                 title = self.texts[rule.id].title
                 text = f"Undecided until answered ({', '.join(fields)}): {title}."
                 reasons.append(
@@ -240,8 +261,28 @@ class VerdictBuilder:
             reasons = [r for r in reasons if r.kind in ("restriction",) and r.status == "not_indicated"]
             reasons += self._why_not(context, evaluator)
         reasons.sort(key=lambda r: (_KIND_ORDER[r.kind], r.rule_id))
-        guidance = self._guidance(guidance_rules) if status not in ("not_indicated", "contraindicated") else []
-        return _Outcome(context, status, reasons, guidance, relevant, missing)
+        open_status = status not in ("not_indicated", "contraindicated")
+        guidance = self._guidance(guidance_rules) if open_status else []
+        plans = sorted(plans, key=lambda p: (p.medication, p.rule_id)) if open_status else []
+        return _Outcome(context, status, reasons, guidance, relevant, missing, plans)
+
+    def _plan(self, rule: Rule) -> HoldPlanStep:
+        plan = rule.then.plan
+        assert plan is not None
+        words = self.texts[rule.id]
+        restart = plan.restart_after_hours
+        return HoldPlanStep(
+            medication=plan.medication,
+            medication_label=self.knowledge.vocabulary.medications[plan.medication].label,
+            action=plan.action,
+            stop_before_hours=plan.stop_before_hours,
+            restart_after_hours=None if restart is None else ([restart] if isinstance(restart, int) else list(restart)),
+            normal_inr=plan.normal_inr,
+            text=words.text,
+            rule_id=rule.id,
+            sources=words.sources,
+            recheck=words.recheck,
+        )
 
     def _why_not(self, context: Context, evaluator: Evaluator) -> list[Reason]:
         assert context.option is not None
@@ -343,6 +384,7 @@ class VerdictBuilder:
                     guidance=best.guidance,
                     status=best.status,
                     reasons=best.reasons,
+                    antithrombotic_plan=best.plans,
                 )
             )
         position = {(o.procedure, o.approach): i for i, o in enumerate(self.knowledge.options)}
@@ -387,24 +429,32 @@ class VerdictBuilder:
     ) -> list[MissingInformation]:
         """One entry per field to ask, from the first rule (in knowledge order) that needs it."""
         needed: dict[str, CompiledRule] = {}
+        about: dict[str, set[str]] = defaultdict(set)
 
-        def need(path: str, compiled: CompiledRule) -> None:
+        def need(path: str, compiled: CompiledRule, entries: tuple[str, ...]) -> None:
             if path not in needed or compiled.entry.order < needed[path].entry.order:
                 needed[path] = compiled
+            about[path].update(entries)
 
         for compiled, truth in case_fired:
-            then = compiled.entry.rule.then
+            rule = compiled.entry.rule
+            then = rule.then
             if truth == "U" and (then.indicate or then.status or then.red_flag):
-                for path in case_evaluator.unknown_fields(compiled.entry.rule.when):
-                    need(path, compiled)
+                for path in case_evaluator.unknown_fields(rule.when):
+                    need(path, compiled, entries_concerned(case_evaluator, rule, path, "U"))
             for path in then.require if truth == "T" else ():
-                need(path, compiled)
+                need(path, compiled, entries_concerned(case_evaluator, rule, path, "T"))
         for outcome in outcomes:
             if outcome.relevant:
-                for path, compiled in outcome.missing:
-                    need(path, compiled)
+                for path, compiled, entries in outcome.missing:
+                    need(path, compiled, entries)
         return [
-            MissingInformation(field=path, why=self.texts[c.entry.rule.id].statement, rule_id=c.entry.rule.id)
+            MissingInformation(
+                field=path,
+                why=self.texts[c.entry.rule.id].statement,
+                rule_id=c.entry.rule.id,
+                about=sorted(about[path]),
+            )
             for path, c in sorted(needed.items())
         ]
 

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from knowledge.conditions import Compare, Count, ParamRef, walk
+from knowledge.conditions import Compare, ConditionNode, Count, ParamRef, walk
+from knowledge.holds import HoldTable, hold_rules, tabled_medications
 from knowledge.schema import (
     Manifest,
     Policy,
@@ -53,6 +54,8 @@ class RuleEntry:
     file: str
     topic: str
     order: int
+    from_table: bool = False
+    """Generated from a row of a hold table, whose figures the row's source states."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class Knowledge:
     content_hash: str
     root: Path
     rule_index: dict[str, RuleEntry] = field(default_factory=dict)
+    bleeding_risk_raised_when: ConditionNode | None = None
+    bleeding_risk_raised_sources: tuple[str, ...] = ()
+    hold_tables: dict[str, HoldTable] = field(default_factory=dict)
+    tabled_medications: frozenset[str] = frozenset()
 
     @property
     def version(self) -> str:
@@ -201,7 +208,12 @@ def _check_rule(
                             f"{where}: when: param {value.param!r} is not set by policy {pid!r}"
                             f"{did_you_mean(value.param, known)}"
                         )
-            elif isinstance(node, Compare) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            elif (
+                isinstance(node, Compare)
+                and isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and not entry.from_table
+            ):
                 problems.append(
                     f"{where}: when: field {node.field}: threshold {value} has no source; "
                     "state it as a policy param (policies/*.yaml) with its source"
@@ -262,6 +274,28 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
                 entries.append(RuleEntry(rule=rule, file=rel, topic=rule_file.topic, order=len(entries)))
     if not entries and not problems:
         problems.append("rules/: no rule files found")
+    hold_tables: dict[str, HoldTable] = {}
+    for path in sorted((root / "holds").glob("*.yaml")):
+        rel = path.relative_to(root).as_posix()
+        table = _model(HoldTable, _read_yaml(path, problems, root), rel, problems)
+        if table is None or vocab is None:
+            continue
+        hold_tables[table.guideline] = table
+        for i, row in enumerate(table.drugs):
+            _check_id(row.medication, vocab.medications, "medication", f"{rel}: drugs[{i}]", problems)
+            for ref in row.sources:
+                _check_ref(ref, sources, f"{rel}: drugs[{i}] ({row.medication}): sources", problems)
+        if not problems:
+            labels = {name: term.label for name, term in vocab.medications.items()}
+            try:
+                generated = hold_rules(table, labels)
+            except ValidationError as exc:
+                problems.append(f"{rel}: a row does not make a valid rule: {exc.errors()[0]['msg']}")
+                continue
+            for rule in generated:
+                entries.append(
+                    RuleEntry(rule=rule, file=rel, topic="antithrombotic_holds", order=len(entries), from_table=True)
+                )
 
     if manifest is not None and manifest.default_policy not in policies:
         problems.append(
@@ -288,6 +322,8 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
             )
     if vocab is not None and catalogue is not None:
         _check_options(catalogue.options, vocab, sources, problems)
+        for ref in catalogue.bleeding_risk_raised_sources:
+            _check_ref(ref, sources, "procedures.yaml: bleeding_risk_raised_sources", problems)
     if vocab is not None and not problems:
         params_by_policy = {pid: _params(policies, pid) for pid in policies}
         for entry in entries:
@@ -305,6 +341,10 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         content_hash=content_hash(root),
         root=root,
         rule_index=index,
+        bleeding_risk_raised_when=catalogue.bleeding_risk_raised_when,
+        bleeding_risk_raised_sources=catalogue.bleeding_risk_raised_sources,
+        hold_tables=hold_tables,
+        tabled_medications=frozenset().union(*(tabled_medications(t) for t in hold_tables.values())),
     )
 
 

@@ -53,6 +53,12 @@ class MedicationTerm(BaseModel):
     aliases: tuple[str, ...] = ()
 
 
+class LabTerm(BaseModel):
+    model_config = STRICT
+    label: str
+    unit: str = ""
+
+
 class Vocabulary(BaseModel):
     """Every id a case or a rule may use. Case validation and rule validation both read it."""
 
@@ -71,6 +77,8 @@ class Vocabulary(BaseModel):
     guidance: dict[str, Term]
     bleeding_risks: dict[str, Term]
     drug_classes: dict[str, Term]
+    regimens: dict[str, Term]
+    labs: dict[str, LabTerm]
     medications: dict[str, MedicationTerm]
 
 
@@ -139,6 +147,17 @@ class GuidanceChange(BaseModel):
         return self
 
 
+class HoldPlan(BaseModel):
+    """When to stop an antithrombotic before a procedure and when to restart it, from a hold table."""
+
+    model_config = STRICT
+    medication: str
+    stop_before_hours: int | None = None
+    restart_after_hours: tuple[int, int] | int | None = None
+    action: Literal["stop", "shared_assessment", "no_hold", "defer_for_plan", "caution_for_plan"]
+    normal_inr: bool = False
+
+
 class Effect(BaseModel):
     """What a rule does when its condition is met."""
 
@@ -153,11 +172,12 @@ class Effect(BaseModel):
     require: tuple[str, ...] = Field(
         default=(), description="Case fields whose answer is needed: listed as missing information."
     )
+    plan: HoldPlan | None = Field(default=None, description="A stop/restart plan for an antithrombotic.")
 
     @model_validator(mode="after")
     def _has_effect(self) -> Effect:
-        if not (self.indicate or self.status or self.red_flag or self.warning or self.guidance):
-            raise ValueError("a rule's `then` must indicate, set a status, warn, flag or change guidance")
+        if not (self.indicate or self.status or self.red_flag or self.warning or self.guidance or self.plan):
+            raise ValueError("a rule's `then` must indicate, set a status, warn, flag, plan or change guidance")
         if self.indicate and self.status:
             raise ValueError("an indication rule cannot also set a restricting status")
         if self.require and self.status != "needs_information":
@@ -230,8 +250,22 @@ class Manifest(BaseModel):
 
 
 class ProcedureCatalogue(BaseModel):
+    """The options weighed, and the patient factors that move any of them up one bleeding-risk class."""
+
     model_config = STRICT
+    bleeding_risk_raised_when: Condition | None = Field(
+        default=None,
+        description="Patient factors that raise a procedure's bleeding-risk class by one (low to intermediate, "
+        "intermediate to high). Left undecided, the class is unknown wherever it would change a hold.",
+    )
+    bleeding_risk_raised_sources: tuple[SourceRef, ...] = ()
     options: tuple[ProcedureOption, ...]
+
+    @model_validator(mode="after")
+    def _raised_has_source(self) -> ProcedureCatalogue:
+        if self.bleeding_risk_raised_when is not None and not self.bleeding_risk_raised_sources:
+            raise ValueError("bleeding_risk_raised_when needs bleeding_risk_raised_sources")
+        return self
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:

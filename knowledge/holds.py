@@ -1,0 +1,385 @@
+"""Antithrombotic hold tables: a guideline's table of when to stop and restart each drug, as data.
+
+A clinician reviews the table in the shape the guideline prints it (drug by drug, risk class by
+risk class) in `holds/<guideline>.yaml`; this module turns each row into ordinary knowledge rules
+(a hold that defers, a shared assessment that cautions, a stop/restart plan) so that the engine,
+the explanations and the tests treat them like every other rule. Nothing here states a figure:
+every number comes from a row, and every row names its source.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from knowledge.schema import HoldPlan, Rule, SourceRef
+
+STRICT = ConfigDict(extra="forbid", frozen=True)
+
+RiskClass = Literal["low", "intermediate", "high"]
+RISK_CLASSES: tuple[RiskClass, ...] = ("low", "intermediate", "high")
+ClassGroup = Literal["all", "low", "intermediate", "high", "intermediate_or_high", "low_or_intermediate"]
+GROUP_CLASSES: dict[str, tuple[RiskClass, ...]] = {
+    "all": ("low", "intermediate", "high"),
+    "low": ("low",),
+    "intermediate": ("intermediate",),
+    "high": ("high",),
+    "intermediate_or_high": ("intermediate", "high"),
+    "low_or_intermediate": ("low", "intermediate"),
+}
+Action = Literal["stop", "shared_assessment", "no_hold", "defer_for_plan", "caution_for_plan"]
+_ACTION_SEVERITY = {"no_hold": 0, "shared_assessment": 1, "caution_for_plan": 1, "stop": 2, "defer_for_plan": 3}
+
+
+class HoldAdvice(BaseModel):
+    """What the table says for one drug before procedures of one bleeding-risk class.
+
+    stop: wait `stop_hours` after the last dose. shared_assessment: go ahead after weighing
+    bleeding against thrombosis with the prescriber. no_hold: no hold. defer_for_plan /
+    caution_for_plan: the checked sources hold no figure, so the procedure waits for (or goes
+    ahead only with) a plan agreed with the prescriber.
+    """
+
+    model_config = STRICT
+    action: Action
+    stop_hours: int | None = Field(default=None, gt=0)
+    restart_after_hours: tuple[int, int] | int | None = None
+    normal_inr: bool = False
+
+    @model_validator(mode="after")
+    def _stop_has_hours(self) -> HoldAdvice:
+        if (self.action == "stop") != (self.stop_hours is not None):
+            raise ValueError("stop_hours goes with action: stop, and only with it")
+        return self
+
+    def severity(self) -> tuple[int, int]:
+        return _ACTION_SEVERITY[self.action], self.stop_hours or 0
+
+
+ClassRows = dict[ClassGroup, HoldAdvice]
+
+
+class Variant(BaseModel):
+    """Rows that depend on a fact: the dose or indication on the medication entry (`regimen`) or
+    a case field (e.g. renal disease). When the fact is unknown the strictest row applies and the
+    report asks for it."""
+
+    model_config = STRICT
+    field: str = Field(description="`regimen` (on the medication entry) or a dotted case field.")
+    rows: dict[str, ClassRows] = Field(min_length=2, description="Value of the field -> rows by risk class.")
+
+
+class DrugRow(BaseModel):
+    model_config = STRICT
+    medication: str = Field(description="A medication id of the vocabulary.")
+    sources: tuple[SourceRef, ...] = Field(min_length=1)
+    verification: Literal["V", "V2", "recheck"] = Field(
+        description="V: checked against the guideline; V2: against a faithful reproduction of its table; "
+        "recheck: recalled or from a secondary source, to re-check before relying on it."
+    )
+    note: str = ""
+    rows: ClassRows | None = None
+    variant: Variant | None = None
+
+    @model_validator(mode="after")
+    def _rows_or_variant(self) -> DrugRow:
+        if (self.rows is None) == (self.variant is None):
+            raise ValueError("a drug row has either `rows` or `variant`")
+        for rows in [self.rows] if self.rows is not None else list(self.variant.rows.values()):  # type: ignore[union-attr]
+            _concrete(rows)
+        return self
+
+
+class HoldTable(BaseModel):
+    model_config = STRICT
+    guideline: str
+    title: str
+    evidence: str
+    description: str = ""
+    drugs: tuple[DrugRow, ...] = Field(min_length=1)
+
+
+def _concrete(rows: ClassRows) -> dict[RiskClass, HoldAdvice]:
+    """Rows by single risk class; every class answered exactly once."""
+    out: dict[RiskClass, HoldAdvice] = {}
+    for group, advice in rows.items():
+        for risk in GROUP_CLASSES[group]:
+            if risk in out:
+                raise ValueError(f"risk class {risk} is given twice")
+            out[risk] = advice
+    missing = [r for r in RISK_CLASSES if r not in out]
+    if missing:
+        raise ValueError(f"no advice for risk class {', '.join(missing)}")
+    return out
+
+
+def _regroup(concrete: dict[RiskClass, HoldAdvice]) -> list[tuple[tuple[RiskClass, ...], HoldAdvice]]:
+    groups: list[tuple[tuple[RiskClass, ...], HoldAdvice]] = []
+    for risk in RISK_CLASSES:
+        advice = concrete[risk]
+        for i, (classes, existing) in enumerate(groups):
+            if existing == advice:
+                groups[i] = ((*classes, risk), existing)
+                break
+        else:
+            groups.append(((risk,), advice))
+    return groups
+
+
+def _class_condition(classes: tuple[RiskClass, ...]) -> dict[str, Any] | None:
+    """The candidate fields that say a procedure is in these classes (after patient factors)."""
+    key = set(classes)
+    if key == {"low", "intermediate", "high"}:
+        return None
+    if key == {"intermediate", "high"}:
+        return {"field": "candidate.intermediate_or_high_risk", "eq": True}
+    if key == {"low"}:
+        return {"field": "candidate.intermediate_or_high_risk", "eq": False}
+    if key == {"high"}:
+        return {"field": "candidate.high_risk", "eq": True}
+    if key == {"low", "intermediate"}:
+        return {"field": "candidate.high_risk", "eq": False}
+    if key == {"intermediate"}:
+        return {
+            "all": [
+                {"field": "candidate.intermediate_or_high_risk", "eq": True},
+                {"field": "candidate.high_risk", "eq": False},
+            ]
+        }
+    # low and high without intermediate
+    return {"not": _class_condition(("intermediate",))}
+
+
+def _hours(hours: int) -> str:
+    return f"{hours} hours ({hours // 24} days)" if hours >= 48 and hours % 24 == 0 else f"{hours} hours"
+
+
+def _restart(restart: tuple[int, int] | int | None) -> str:
+    if restart is None:
+        return "restart when the prescriber agrees (the checked table gives no time)"
+    if isinstance(restart, int):
+        return f"restart {restart} hours after the procedure"
+    return f"restart {restart[0]}-{restart[1]} hours after the procedure"
+
+
+def _class_words(classes: tuple[RiskClass, ...]) -> str:
+    if len(classes) == 3:
+        return "any"
+    return " or ".join(classes)
+
+
+class _Generated:
+    def __init__(self, table: HoldTable, labels: dict[str, str]) -> None:
+        self.table = table
+        self.labels = labels
+        self.rules: list[Rule] = []
+
+    def drug(self, row: DrugRow) -> None:
+        if row.rows is not None:
+            self._rows(row, _concrete(row.rows), variant=None)
+            return
+        assert row.variant is not None
+        variants = {value: _concrete(rows) for value, rows in row.variant.rows.items()}
+        for value, concrete in variants.items():
+            self._rows(row, concrete, variant=(row.variant.field, value))
+        strictest = {risk: max((v[risk] for v in variants.values()), key=HoldAdvice.severity) for risk in RISK_CLASSES}
+        self._rows(row, strictest, variant=(row.variant.field, None))
+
+    def _rows(self, row: DrugRow, concrete: dict[RiskClass, HoldAdvice], variant: tuple[str, Any] | None) -> None:
+        for classes, advice in _regroup(concrete):
+            if advice.action != "no_hold":
+                self._advice(row, classes, advice, variant)
+
+    def _advice(
+        self, row: DrugRow, classes: tuple[RiskClass, ...], advice: HoldAdvice, variant: tuple[str, Any] | None
+    ) -> None:
+        label = self.labels[row.medication]
+        item: list[dict[str, Any]] = [{"field": "name", "eq": row.medication}]
+        case: list[dict[str, Any]] = []
+        class_condition = _class_condition(classes)
+        if class_condition is not None:
+            case.append(class_condition)
+        suffix = ""
+        variant_words = ""
+        if variant is not None:
+            field, value = variant
+            on_item = "." not in field
+            if value is None:
+                test: dict[str, Any] = {"is_unknown": field}
+                suffix = f".{field.rsplit('.', 1)[-1]}_unknown"
+                variant_words = (
+                    f" The {_field_words(field)} is not recorded, so the strictest row of the table applies."
+                )
+            else:
+                parsed = _variant_value(value)
+                test = {"field": field, "eq": parsed}
+                suffix = f".{_slug(value)}"
+                variant_words = f" ({_field_words(field)}: {value.replace('_', ' ')})"
+            (item if on_item else case).append(test)
+        classes_id = "_".join(classes) if len(classes) < 3 else "all"
+        base_id = f"{row.medication}{suffix}.{classes_id}"
+        words = _class_words(classes)
+        plan = HoldPlan(
+            medication=row.medication,
+            stop_before_hours=advice.stop_hours,
+            restart_after_hours=advice.restart_after_hours,
+            action=advice.action,
+            normal_inr=advice.normal_inr,
+        )
+        common: dict[str, Any] = {
+            "evidence": self.table.evidence,
+            "sources": row.sources,
+            "recheck": row.verification == "recheck",
+        }
+        inr = " with a normal INR" if advice.normal_inr else ""
+        if advice.action == "stop":
+            assert advice.stop_hours is not None
+            hold = _hours(advice.stop_hours)
+            statement = (
+                f"{label} is stopped at least {hold} before a procedure of {words} bleeding risk{inr}; "
+                f"{_restart(advice.restart_after_hours)}.{variant_words}"
+            )
+            self.rules.append(
+                Rule.model_validate(
+                    {
+                        "id": f"hold.{base_id}",
+                        "title": f"{label}: stop {hold} before ({words} bleeding risk){variant_words[:0]}",
+                        "statement": statement,
+                        **common,
+                        "when": _all(
+                            case,
+                            {
+                                "exists": {
+                                    "list": "medications",
+                                    "where": _all(item, {"field": "last_dose_hours_ago", "lt": advice.stop_hours}),
+                                }
+                            },
+                        ),
+                        "then": {
+                            "status": "deferred",
+                            "text": f"{label} was taken less than {hold} ago; the procedure waits until the hold is complete.{variant_words}",
+                        },
+                    }
+                )
+            )
+            if variant is not None and variant[1] is None:
+                self._ask_variant(row, label, case, item, advice.stop_hours, variant[0], base_id, common)
+            text = f"{label}: stop at least {hold} before{inr}; {_restart(advice.restart_after_hours)}."
+            effect: dict[str, Any] = {"text": text + variant_words, "plan": plan}
+        elif advice.action == "shared_assessment":
+            statement = (
+                f"Before a procedure of {words} bleeding risk, whether to continue {label} is decided in a shared "
+                f"assessment of bleeding against thrombotic risk; {_restart(advice.restart_after_hours)} if it is held."
+                f"{variant_words}"
+            )
+            effect = {
+                "status": "indicated_with_caution",
+                "warning": True,
+                "text": f"The patient takes {label}: decide with the patient and prescriber whether to hold it "
+                f"(shared assessment); if held, {_restart(advice.restart_after_hours)}.{variant_words}",
+                "plan": plan,
+            }
+        else:
+            defer = advice.action == "defer_for_plan"
+            statement = (
+                f"The checked sources give no figure for {label} before a procedure of {words} bleeding risk; "
+                + (
+                    "the procedure waits for a plan agreed with the prescriber."
+                    if defer
+                    else "agree with the prescriber whether to hold it."
+                )
+            )
+            effect = {
+                "status": "deferred" if defer else "indicated_with_caution",
+                "warning": not defer,
+                "text": f"The patient takes {label}, for which no checked hold period is held here: "
+                + (
+                    "agree when to stop and restart it with the prescriber before booking."
+                    if defer
+                    else "agree with the prescriber whether to hold it."
+                ),
+                "plan": plan,
+            }
+        self.rules.append(
+            Rule.model_validate(
+                {
+                    "id": f"plan.{base_id}" if advice.action == "stop" else f"hold.{base_id}",
+                    "title": f"{label} before a procedure of {words} bleeding risk",
+                    "statement": statement,
+                    **common,
+                    "when": _all(case, {"exists": {"list": "medications", "where": _all(item)}}),
+                    "then": effect,
+                }
+            )
+        )
+
+    def _ask_variant(
+        self,
+        row: DrugRow,
+        label: str,
+        case: list[dict[str, Any]],
+        item: list[dict[str, Any]],
+        stop_hours: int,
+        field: str,
+        base_id: str,
+        common: dict[str, Any],
+    ) -> None:
+        """Ask for the unknown fact while the strictest hold is still running (then it can matter)."""
+        require = f"medications.{field}" if "." not in field else field
+        self.rules.append(
+            Rule.model_validate(
+                {
+                    "id": f"ask.{base_id}",
+                    "title": f"{label}: the {_field_words(field)} decides the hold",
+                    "statement": f"The hold for {label} depends on the {_field_words(field)}; without it the "
+                    "strictest figure of the table is used.",
+                    **common,
+                    "when": _all(
+                        case,
+                        {
+                            "exists": {
+                                "list": "medications",
+                                "where": _all(item, {"field": "last_dose_hours_ago", "lt": stop_hours}),
+                            }
+                        },
+                    ),
+                    "then": {
+                        "status": "needs_information",
+                        "require": [require],
+                        "text": f"Record the {_field_words(field)} of {label}: the hold period depends on it.",
+                    },
+                }
+            )
+        )
+
+
+def _all(parts: list[dict[str, Any]], *more: dict[str, Any]) -> dict[str, Any]:
+    items = [*parts, *more]
+    return items[0] if len(items) == 1 else {"all": items}
+
+
+def _slug(value: str) -> str:
+    return value.lower().replace("-", "_")
+
+
+def _variant_value(value: str) -> Any:
+    return {"true": True, "false": False}.get(value, value)
+
+
+def _field_words(field: str) -> str:
+    return {"regimen": "dose or indication", "comorbidities.renal_disease": "renal function"}.get(
+        field, field.rsplit(".", 1)[-1].replace("_", " ")
+    )
+
+
+def hold_rules(table: HoldTable, labels: dict[str, str]) -> list[Rule]:
+    """Every row of a table as knowledge rules, in table order."""
+    generated = _Generated(table, labels)
+    for row in table.drugs:
+        generated.drug(row)
+    return generated.rules
+
+
+def tabled_medications(table: HoldTable) -> frozenset[str]:
+    return frozenset(row.medication for row in table.drugs)
