@@ -576,7 +576,7 @@ def _broken_maps(tmp_path: Path, old: str, new: str) -> Path:
             "condition: herniated_dics, region: thoracic",
             "did you mean 'herniated_disc'",
         ),
-        ("basis: [cms_si#indications]", "basis: [cms_si#nowhere]", "not a known source#section"),
+        ("basis: [cms_l39402#indications]", "basis: [cms_l39402#nowhere]", "not a known source#section"),
     ],
 )
 def test_the_code_maps_are_checked(tmp_path: Path, old: str, new: str, message: str) -> None:
