@@ -150,6 +150,10 @@ class CardWriter:
         body = [f"**{status}** · {title}", ""]
         if cand.guidance and cand.status != "not_indicated":
             body += [f"Image guidance, preferred first: {self._guidance_labels(cand.guidance)}", ""]
+        if cand.antithrombotic_plan:
+            body += ["**Antithrombotics: when to stop and restart**", ""]
+            body += [f"- {_md(step.text)} ({self._refs(step.sources)})" for step in cand.antithrombotic_plan]
+            body.append("")
         decisive = [r for r in cand.reasons if r.kind != "unknown"]
         if decisive:
             body += ["**Why**", "", *[self._reason_line(r) for r in decisive], ""]

@@ -76,6 +76,9 @@ def to_text(report: Report) -> str:
             lines.append(f"  [{STATUS_LABEL[cand.status]}] {candidate_title(cand)}")
             if cand.status != "not_indicated":
                 lines.append(f"      guidance: {_guidance(cand)}")
+            for step in cand.antithrombotic_plan:
+                lines.append(f"      antithrombotic plan: {step.text}")
+                lines.append(f"          rule {step.rule_id} [{'; '.join(step.sources)}]")
             for reason in cand.reasons:
                 lines.append(f"      {reason_label(reason)}: {reason.text}")
                 lines.append(f"          rule {reason.rule_id} {_sources(reason)}")
@@ -83,7 +86,7 @@ def to_text(report: Report) -> str:
     if report.missing_information:
         lines.append("MISSING INFORMATION (needed before a decision)")
         for item in report.missing_information:
-            lines.append(f"  - {item.field}: {item.why} (rule {item.rule_id})")
+            lines.append(f"  - {item.field}{_about(item.about)}: {item.why} (rule {item.rule_id})")
         lines.append("")
     for title, findings in (("CONTRAINDICATIONS", report.contraindications), ("WARNINGS", report.warnings)):
         if findings:
@@ -97,6 +100,11 @@ def to_text(report: Report) -> str:
         lines += [f"  - {_ignored(item)}" for item in report.ignored_input]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _about(entries: list[str]) -> str:
+    """The list entries a question concerns, as written (`medications (zorbifaxen)`)."""
+    return f" ({', '.join(_one_line(e) for e in entries)})" if entries else ""
 
 
 def _ignored(item: IgnoredInput) -> str:
@@ -131,6 +139,12 @@ def to_markdown(report: Report) -> str:
         out.append("")
         for cand in report.candidates:
             out += [f"### {candidate_title(cand)}: {STATUS_LABEL[cand.status].lower()}", ""]
+            for step in cand.antithrombotic_plan:
+                recheck = " *(re-check against the source)*" if step.recheck else ""
+                out.append(
+                    f"- antithrombotic plan: {_md_escape(step.text)} — `{step.rule_id}` "
+                    f"({'; '.join(step.sources)}){recheck}"
+                )
             for reason in cand.reasons:
                 recheck = " *(re-check against the source)*" if reason.recheck else ""
                 out.append(
@@ -140,7 +154,9 @@ def to_markdown(report: Report) -> str:
             out.append("")
     if report.missing_information:
         out += ["## Missing information", ""]
-        out += [f"- `{m.field}`: {m.why} (`{m.rule_id}`)" for m in report.missing_information]
+        out += [
+            f"- `{m.field}`{_md_escape(_about(m.about))}: {m.why} (`{m.rule_id}`)" for m in report.missing_information
+        ]
         out.append("")
     for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
         if findings:

@@ -121,3 +121,89 @@ def test_a_closer_anticoagulant_dose_never_improves_a_candidate(case: dict[str, 
     far = _add(case, {"medications": [{"name": "rivaroxaban", "last_dose_hours_ago": 200}]})
     near = _add(case, {"medications": [{"name": "rivaroxaban", "last_dose_hours_ago": 10}]})
     _never_better(evaluator.evaluate(far), evaluator.evaluate(near))
+
+
+def _risk_of(report: Report) -> dict[tuple[str, str | None, str | None], str | None]:
+    return {(c.procedure, c.approach, c.region): c.bleeding_risk for c in report.candidates}
+
+
+def _never_improves_where_not_low(before: Report, after: Report) -> None:
+    """Each candidate not known to be low risk is at least as restricted after the change.
+
+    A candidate that the base case ranks not_indicated stays so (the worst status); any other
+    candidate may only move towards "not now"."""
+    risk = _risk_of(before)
+    after_status = _statuses(after)
+    for key, status in _statuses(before).items():
+        if risk.get(key) == "low" or key not in after_status:
+            continue
+        assert status_rank(after_status[key]) >= status_rank(status), (key, status, after_status[key])  # type: ignore[arg-type]
+
+
+def _with_medication(case: dict[str, Any], entry: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(case)
+    out["medications"] = [*(out.get("medications") or []), entry]
+    return out
+
+
+@SETTINGS
+@given(cases(), st.sampled_from(["zorbifaxen", "ＺＯＲＢＩＦＡＸＥＮ 5 mg", "zorbi\u200bfaxen"]), st.floats(0, 48))
+def test_an_unplaced_drug_taken_recently_never_improves_an_intermediate_or_high_risk_procedure(
+    case: dict[str, Any], name: str, hours: float
+) -> None:
+    evaluator = default_evaluator()
+    before = evaluator.evaluate(case)
+    after = evaluator.evaluate(_with_medication(case, {"name": name, "last_dose_hours_ago": hours}))
+    _never_improves_where_not_low(before, after)
+    for candidate in after.candidates:
+        if candidate.bleeding_risk in ("intermediate", "high"):
+            assert candidate.status != "indicated", candidate
+
+
+@SETTINGS
+@given(cases(), st.floats(1.21, 20))
+def test_an_inr_above_range_after_a_vitamin_k_antagonist_never_improves_a_procedure(
+    case: dict[str, Any], inr: float
+) -> None:
+    evaluator = default_evaluator()
+    base = _with_medication(case, {"name": "warfarin", "last_dose_hours_ago": 200})
+    base["labs"] = {**(base.get("labs") or {}), "ranges": None, "inr": 1.0}
+    high = copy.deepcopy(base)
+    high["labs"]["inr"] = inr
+    after = evaluator.evaluate(high)
+    _never_improves_where_not_low(evaluator.evaluate(base), after)
+    for candidate in after.candidates:
+        if candidate.bleeding_risk in ("intermediate", "high"):
+            assert candidate.status not in ("indicated", "indicated_with_caution", "needs_information"), candidate
+
+
+@SETTINGS
+@given(cases(), st.floats(0, 149.9))
+def test_a_platelet_count_below_range_never_improves_a_procedure(case: dict[str, Any], platelets: float) -> None:
+    evaluator = default_evaluator()
+    base = copy.deepcopy(case)
+    base["labs"] = {**(base.get("labs") or {}), "ranges": None, "platelets": 250}
+    low = copy.deepcopy(base)
+    low["labs"]["platelets"] = platelets
+    after = evaluator.evaluate(low)
+    _never_improves_where_not_low(evaluator.evaluate(base), after)
+    for candidate in after.candidates:
+        if candidate.bleeding_risk in ("intermediate", "high"):
+            assert candidate.status not in ("indicated", "indicated_with_caution", "needs_information"), candidate
+
+
+@SETTINGS
+@given(cases(), st.sampled_from(["vitamin_k_antagonist", "direct_oral_anticoagulant", "not_antithrombotic", "nsaid"]))
+def test_answering_what_an_unplaced_drug_is_never_leaves_a_procedure_better_than_not_now_or_asked(
+    case: dict[str, Any], drug_class: str
+) -> None:
+    """The unanswered worst case is "needs information"; an answer either settles it or restricts
+    it further, and a restriction already certain before the answer stays."""
+    evaluator = default_evaluator()
+    asked = _with_medication(case, {"name": "zorbifaxen", "last_dose_hours_ago": 2})
+    answered = _with_medication(case, {"name": "zorbifaxen", "last_dose_hours_ago": 2, "drug_class": drug_class})
+    before, after = evaluator.evaluate(asked), evaluator.evaluate(answered)
+    after_status = _statuses(after)
+    for key, status in _statuses(before).items():
+        if status_rank(status) > status_rank("needs_information"):  # type: ignore[arg-type]
+            assert status_rank(after_status[key]) >= status_rank(status), (key, status, after_status[key])  # type: ignore[arg-type]
