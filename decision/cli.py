@@ -259,9 +259,19 @@ def cmd_kb_show(args: argparse.Namespace, out: TextIO) -> int:
         param = params[name]
         out.write(f"  {name} = {param.value} {param.unit}: {param.question} [{param.source}]\n")
     raw = yaml.safe_load((knowledge.root / entry.file).read_text(encoding="utf-8"))
-    source_rule = next(r for r in raw["rules"] if r.get("id") == rule.id)
-    out.write("\nwhen/then as written:\n")
-    out.write(yaml.safe_dump({"when": source_rule["when"], "then": source_rule["then"]}, sort_keys=False))
+    if entry.from_table:
+        # a row of a hold table: show the row the clinician reviews, then the rule made from it
+        row = next(d for d in raw["drugs"] if rule.id.split(".")[1] == d["medication"])
+        out.write("\ntable row as written:\n")
+        out.write(yaml.safe_dump(row, sort_keys=False))
+        out.write("\nwhen/then as written (generated from the row):\n")
+        out.write(
+            yaml.safe_dump(rule.model_dump(mode="json", include={"when", "then"}, exclude_none=True), sort_keys=False)
+        )
+    else:
+        source_rule = next(r for r in raw["rules"] if r.get("id") == rule.id)
+        out.write("\nwhen/then as written:\n")
+        out.write(yaml.safe_dump({"when": source_rule["when"], "then": source_rule["then"]}, sort_keys=False))
     if rule.tests:
         out.write(f"\nvignettes: {', '.join(rule.tests)}\n")
     return EXIT_OK

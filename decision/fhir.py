@@ -935,7 +935,11 @@ def case_scalar_paths() -> frozenset[str]:
         if sub is None:
             out.add(name)
         else:
-            out.update(f"{name}.{child}" for child in sub.model_fields)
+            out.update(
+                f"{name}.{child}"
+                for child, child_info in sub.model_fields.items()
+                if _model_of(child_info.annotation) is None and "dict" not in str(child_info.annotation)
+            )
     return frozenset(out)
 
 

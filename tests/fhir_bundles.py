@@ -302,3 +302,23 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
     if now is not None:
         bundle["timestamp"] = now.isoformat()
     return bundle
+
+
+FIELDS_NOT_IMPORTED = (
+    ("medications", "drug_class"),
+    ("medications", "regimen"),
+    ("diagnoses", "prior_surgery_at_site"),
+    ("labs", "ranges"),
+)
+"""Case fields the FHIR import does not yet read (README: What is not encoded). A record cannot
+carry them, so the round-trip tests use only cases without them; leaving them unknown makes the
+imported case ask, never pass."""
+
+
+def fhir_can_carry(case: dict[str, Any]) -> bool:
+    for head, field in FIELDS_NOT_IMPORTED:
+        value = case.get(head)
+        items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+        if any(isinstance(item, dict) and item.get(field) is not None for item in items):
+            return False
+    return True

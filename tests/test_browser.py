@@ -120,14 +120,25 @@ def test_a_red_flag_case_shows_the_red_flag(page: object, app_url: str) -> None:
     assert "refer for emergency assessment" in page.inner_text("body")  # type: ignore[attr-defined]
 
 
+def test_choosing_listed_shows_the_medication_table_at_once(page: object, app_url: str) -> None:
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
+    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
+    history = page.locator('[data-testid="stRadio"]').filter(has_text="Medication history")  # type: ignore[attr-defined]
+    history.get_by_text("Listed", exact=True).click()
+    # no Assess: the table and what an empty one means are on the page straight away
+    page.get_by_text("No rows yet: the medication list is treated as not yet known").wait_for(timeout=15_000)  # type: ignore[attr-defined]
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=15_000)  # type: ignore[attr-defined]
+
+
 def test_a_trainee_sees_the_matrix_and_the_rules(page: object, app_url: str) -> None:
     page.goto(f"{app_url}/matrix")  # type: ignore[attr-defined]
     page.get_by_text("Trainee: which procedure for which condition").wait_for()  # type: ignore[attr-defined]
     _choose(page, "Open a cell", "herniated_disc × epidural")
     page.get_by_text("Epidural steroid injection for radicular pain from a herniated disc").first.wait_for()  # type: ignore[attr-defined]
     _shot(page, "trainee")
-    page.goto(f"{app_url}/rules?rule=hold.apixaban")  # type: ignore[attr-defined]
-    page.get_by_text("Apixaban is stopped 120 hours").wait_for()  # type: ignore[attr-defined]
+    page.goto(f"{app_url}/rules?rule=hold.apixaban.intermediate_high")  # type: ignore[attr-defined]
+    page.get_by_text("Apixaban is stopped at least 120 hours").wait_for()  # type: ignore[attr-defined]
 
 
 def test_the_mdt_records_a_decision_that_survives_a_reload(page: object, app_url: str) -> None:

@@ -164,10 +164,10 @@ def test_kb_validate_on_broken_knowledge_exits_3_naming_file_rule_and_field(
 def test_kb_show_lists_rules_and_shows_one_with_sources(capsys: pytest.CaptureFixture[str]) -> None:
     code, listing, _ = run(["kb", "show"], capsys)
     assert code == 0 and "hold.apixaban" in listing
-    code, shown, _ = run(["kb", "show", "hold.apixaban"], capsys)
+    code, shown, _ = run(["kb", "show", "hold.apixaban.intermediate_high"], capsys)
     assert code == 0 and "asra_2018#doacs" in shown and "when/then as written" in shown
-    code, _, err = run(["kb", "show", "hold.apixaban_x"], capsys)
-    assert code == 2 and "did you mean 'hold.apixaban'" in err
+    code, _, err = run(["kb", "show", "hold.apixaban.intermediate_hig"], capsys)
+    assert code == 2 and "did you mean 'hold.apixaban.intermediate_high'" in err
 
 
 def test_schema_prints_json_schema_for_case_and_report(capsys: pytest.CaptureFixture[str]) -> None:

@@ -87,10 +87,76 @@ def test_the_form_leaves_unanswered_questions_unknown() -> None:
     at.selectbox(key="f_condition").set_value("herniated_disc")
     at.selectbox(key="f_region").set_value("lumbar")
     at.selectbox(key="f_pain_pattern").set_value("radicular")
-    at.button(key="FormSubmitter:case_form-Assess").click().run()
+    at.button(key="f_assess").click().run()
     assert not at.exception
     text = _text(at)
     assert "NEEDS INFORMATION" in text and "`medications`" in text and "`comorbidities.active_infection`" in text
+
+
+def _form_with_a_lumbar_disc(at: AppTest) -> AppTest:
+    at.selectbox(key="f_condition").set_value("herniated_disc")
+    at.selectbox(key="f_region").set_value("lumbar")
+    at.selectbox(key="f_pain_pattern").set_value("radicular")
+    return at
+
+
+def test_an_empty_form_sends_no_diagnosis_as_unknown_and_asks_for_it() -> None:
+    at = _page("clinician.clinician_page").run()
+    at.button(key="f_assess").click().run()
+    assert not at.exception
+    assert at.session_state["current_case"]["diagnoses"] is None
+    assert "`diagnoses`" in _text(at)
+
+
+def test_listed_with_an_empty_table_is_unknown_and_asked_never_none() -> None:
+    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at.radio(key="f_meds_taken").set_value("Listed").run()
+    assert at.data_editor(key="f_meds_table") is not None  # the table is there at once, before Assess
+    assert any("the medication list is treated as not yet known" in i.value for i in at.info)
+    at.button(key="f_assess").click().run()
+    assert not at.exception
+    assert at.session_state["current_case"]["medications"] is None
+    assert "`medications`" in _text(at)  # asked as missing information
+    at.radio(key="f_meds_taken").set_value("None").run()
+    at.button(key="f_assess").click().run()
+    assert at.session_state["current_case"]["medications"] == []  # only "None" says "takes nothing"
+
+
+def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unknown() -> None:
+    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at.radio(key="f_meds_taken").set_value("Listed").run()
+    # what the browser sends after the clinician types apixaban in row 1 and only a last dose in row 2
+    at.session_state["f_meds_table"] = {
+        "edited_rows": {0: {"name": "apixaban", "last_dose_hours_ago": 24}},
+        "added_rows": [{"last_dose_hours_ago": 12}],
+        "deleted_rows": [],
+    }
+    at.run()
+    flagged = "\n".join(w.value for w in at.warning)
+    assert "Medication row 2: name is missing" in flagged
+    assert "The medication list is treated as not yet known until row 2 is completed" in flagged
+    at.button(key="f_assess").click().run()
+    assert not at.exception and not at.error  # no whole-page validation error
+    assert at.session_state["current_case"]["medications"] is None
+    text = _text(at)
+    assert "NEEDS INFORMATION" in text and "`medications`" in text
+    assert "INDICATED WITH CAUTION" not in text and ":green[**INDICATED**]" not in text
+    assert any("Left out of this assessment" in w.value and "row 2" in w.value for w in at.warning)
+
+
+def test_an_imaging_row_dated_after_the_assessment_is_flagged_and_the_imaging_list_stays_unknown() -> None:
+    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at.radio(key="f_imaging_taken").set_value("Listed").run()
+    at.session_state["f_imaging_table"] = {
+        "edited_rows": {0: {"modality": "mri", "date": "2999-01-01", "concordant": True}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.button(key="f_assess").click().run()
+    assert not at.exception and not at.error
+    assert any("Imaging row 1: date (2999-01-01) is after" in w.value for w in at.warning)
+    assert at.session_state["current_case"]["imaging"] is None
+    assert "`imaging`" in _text(at)
 
 
 def test_missing_information_can_be_answered_in_place() -> None:
@@ -136,10 +202,10 @@ def test_the_matrix_is_generated_from_the_rules() -> None:
 
 def test_the_rules_page_opens_the_linked_rule() -> None:
     at = _page("trainee.rules_page")
-    at.query_params["rule"] = "hold.apixaban"
+    at.query_params["rule"] = "hold.apixaban.intermediate_high"
     at.run()
     assert not at.exception
-    opened = [e for e in at.expander if e.label.startswith("hold.apixaban")]
+    opened = [e for e in at.expander if e.label.startswith("hold.apixaban.intermediate_high")]
     assert opened and "120 hours" in opened[0].label + _text(at)
     assert "asra_2018#doacs" in _text(at)
 

@@ -21,6 +21,7 @@ from ui.export import report_pdf
 
 CURRENT = "current_case"
 IMPORTED = "imported_fhir"
+FORM_LEFT_OUT = "form_left_out"
 
 
 def _answer_widget(path: str, key: str) -> tuple[bool, Any]:
@@ -115,6 +116,10 @@ def _save_and_share(case: dict[str, Any], report: Report) -> None:
         st.markdown(f"[Open the saved assessment](/?case={saved})")
 
 
+def _fingerprint(case: Any) -> str:
+    return json.dumps(case, sort_keys=True, default=str)
+
+
 def _is_bundle(document: Any) -> bool:
     return isinstance(document, dict) and document.get("resourceType") == "Bundle"
 
@@ -123,7 +128,7 @@ def _from_fhir(bundle: dict[str, Any]) -> dict[str, Any]:
     """The bundle as a case; its ignored input is kept beside it and shown while the case is this one."""
     imported = case_from_bundle(bundle)
     case: dict[str, Any] = json.loads(imported.case.model_dump_json(exclude_none=True))
-    st.session_state[IMPORTED] = (json.dumps(case, sort_keys=True, default=str), imported.ignored_input)
+    st.session_state[IMPORTED] = (_fingerprint(case), imported.ignored_input)
     return case
 
 
@@ -154,7 +159,8 @@ def clinician_page() -> None:
     with tab_form:
         submitted = case_form()
         if submitted is not None:
-            st.session_state[CURRENT] = submitted
+            st.session_state[CURRENT] = submitted.case
+            st.session_state[FORM_LEFT_OUT] = (_fingerprint(submitted.case), submitted.left_out)
     with tab_json:
         st.caption("A spine-cds case, or a FHIR R4B Bundle from a record system (what it cannot use is listed).")
         uploaded = st.file_uploader("Case file (JSON or YAML)", type=["json", "yaml", "yml"])
@@ -182,8 +188,15 @@ def clinician_page() -> None:
         st.error("The case is not valid:\n" + "\n".join(f"- {p}" for p in exc.problems))
         return
     imported = st.session_state.get(IMPORTED)
-    if imported and imported[0] == json.dumps(case, sort_keys=True, default=str):
+    if imported and imported[0] == _fingerprint(case):
         report = report.model_copy(update={"ignored_input": imported[1]})
+    left_out = st.session_state.get(FORM_LEFT_OUT)
+    if left_out and left_out[1] and left_out[0] == _fingerprint(case):
+        st.warning(
+            "**Left out of this assessment** (complete the rows in the case form and assess again):\n"
+            + "\n".join(f"- {line}" for line in left_out[1]),
+            icon="⚠️",
+        )
     _missing_questions(case, report)
     show_report(report)
     _what_if(case, report)
