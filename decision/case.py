@@ -279,7 +279,12 @@ class Comorbidities(BaseModel):
     malignancy_near_target: bool | None = Field(
         default=None, description="A spinal tumour lies at or near the level to be injected."
     )
-    renal_disease: bool | None = Field(default=None, description="Severe kidney disease or dysfunction.")
+    renal_disease: bool | None = Field(
+        default=None, description="Severe kidney disease or dysfunction (raises a procedure's bleeding-risk class)."
+    )
+    renal_impairment: bool | None = Field(
+        default=None, description="Impaired renal function of any degree (lengthens the dabigatran hold)."
+    )
     liver_disease: bool | None = Field(default=None, description="Severe liver disease or dysfunction.")
     osteoporosis: bool | None = None
     diabetes: ControlLevelId | None = None

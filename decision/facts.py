@@ -180,7 +180,7 @@ def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowle
 
 
 def _lab_judgements(case: Case, knowledge: Knowledge, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Each lab value against its range: the one recorded with it, else the policy's sourced default.
+    """Each lab value against its range: the bound recorded with it, else the policy's sourced default.
 
     The policy states defaults as `<lab>_range_low` / `<lab>_range_high`; a lab with neither a
     recorded nor a default bound is `no_range`, which the knowledge asks about.
@@ -193,8 +193,8 @@ def _lab_judgements(case: Case, knowledge: Knowledge, params: Mapping[str, Any])
             out[lab_judgement_field(lab)] = "not_recorded"  # a rule that needs the value asks for it by name
             continue
         recorded = (labs.ranges or {}).get(lab) if labs is not None else None
-        low = recorded.low if recorded is not None else params.get(f"{lab}_range_low")
-        high = recorded.high if recorded is not None else params.get(f"{lab}_range_high")
+        low = recorded.low if recorded is not None and recorded.low is not None else params.get(f"{lab}_range_low")
+        high = recorded.high if recorded is not None and recorded.high is not None else params.get(f"{lab}_range_high")
         if low is None and high is None:
             judgement = "no_range"
         elif low is not None and value < low:

@@ -102,6 +102,13 @@ def _params_in(node: ConditionNode) -> set[str]:
     return found
 
 
+def _plan_only(rule: Rule) -> bool:
+    then = rule.then
+    return then.plan is not None and not (
+        then.status or then.warning or then.guidance or then.red_flag or then.indicate
+    )
+
+
 def _effect_kind(rule: Rule) -> ReasonKind:
     then = rule.then
     if then.red_flag:
@@ -244,6 +251,8 @@ class VerdictBuilder:
                     plans.append(self._plan(rule))
                 if then.guidance:
                     guidance_rules.append(rule)
+                if _plan_only(rule):
+                    continue  # shown once, as a step of the candidate's antithrombotic plan
                 reasons.append(self._reason(rule, kind, then.status, list(then.require)))
             else:
                 fields = dedupe(evaluator.unknown_fields(rule.when))

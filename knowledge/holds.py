@@ -81,6 +81,7 @@ class DrugRow(BaseModel):
     note: str = ""
     rows: ClassRows | None = None
     variant: Variant | None = None
+    tests: tuple[str, ...] = Field(default=(), description="Vignettes that exercise this row's rules.")
 
     @model_validator(mode="after")
     def _rows_or_variant(self) -> DrugRow:
@@ -212,8 +213,8 @@ class _Generated:
                     f" The {_field_words(field)} is not recorded, so the strictest row of the table applies."
                 )
             else:
-                parsed = _variant_value(value)
-                test = {"field": field, "eq": parsed}
+                # settled only by a recorded value: when it is unknown the strictest-row rules speak
+                test = {"all": [{"not": {"is_unknown": field}}, {"field": field, "eq": _variant_value(value)}]}
                 suffix = f".{_slug(value)}"
                 variant_words = f" ({_field_words(field)}: {value.replace('_', ' ')})"
             (item if on_item else case).append(test)
@@ -231,6 +232,7 @@ class _Generated:
             "evidence": self.table.evidence,
             "sources": row.sources,
             "recheck": row.verification == "recheck",
+            "tests": row.tests,
         }
         inr = " with a normal INR" if advice.normal_inr else ""
         if advice.action == "stop":
@@ -368,7 +370,7 @@ def _variant_value(value: str) -> Any:
 
 
 def _field_words(field: str) -> str:
-    return {"regimen": "dose or indication", "comorbidities.renal_disease": "renal function"}.get(
+    return {"regimen": "dose or indication", "comorbidities.renal_impairment": "renal function"}.get(
         field, field.rsplit(".", 1)[-1].replace("_", " ")
     )
 

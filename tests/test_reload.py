@@ -25,22 +25,20 @@ def test_a_broken_edit_keeps_the_last_good_knowledge_and_a_fix_is_picked_up(tmp_
     good_hash = service.status().content_hash
     assert _status_of(service.evaluate(CASE)) == "deferred"
 
-    clinic = root / "policies" / "clinic.yaml"
-    original = clinic.read_text()
-    clinic.write_text(original.replace("source: asra_2018#doacs", "source: asra_2018#doac", 1))
+    holds = root / "holds" / "asra_2018.yaml"
+    original = holds.read_text()
+    holds.write_text(original.replace("sources: [asra_2018#doacs]", "sources: [asra_2018#doac]", 1))
     status = service.status()
     assert status.content_hash == good_hash and status.error
     assert any("did you mean 'doacs'" in p for p in status.error)
     report = service.evaluate(CASE)
     assert report.knowledge_hash == good_hash and _status_of(report) == "deferred"
 
-    clinic.write_text(
-        original.replace("apixaban_hold_hours:\n    question", "apixaban_hold_hours:\n    question", 1).replace(
-            "    value: 120\n    unit: hours\n    source: asra_2018#doacs",
-            "    value: 12\n    unit: hours\n    source: asra_2018#doacs",
-            1,
-        )
-    )
+    apixaban = original.index("- medication: apixaban")
+    row_end = original.index("- medication:", apixaban + 1)
+    row = original[apixaban:row_end]
+    assert "stop_hours: 120," in row
+    holds.write_text(original[:apixaban] + row.replace("stop_hours: 120,", "stop_hours: 12,") + original[row_end:])
     status = service.status()
     assert status.error is None and status.content_hash != good_hash
     report = service.evaluate(CASE)
