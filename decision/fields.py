@@ -259,6 +259,26 @@ def _check_node(
         _check_values(spec, node, where, params, problems)
 
 
+def _check_in_every_policy(
+    knowledge: Knowledge,
+    policies: tuple[str, ...] | None,
+    node: ConditionNode,
+    where: str,
+    catalogue: FieldCatalogue,
+    unknowable: set[str],
+    scope: str,
+    problems: list[str],
+) -> None:
+    """A condition is checked under each policy it applies to (params differ); the first policy
+    that finds a defect is enough, so one defect is reported once."""
+    for pid in policies or tuple(knowledge.policies):
+        params = {name: p.value for name, p in knowledge.params_for(pid).items()}
+        before = len(problems)
+        _check_node(node, where, catalogue.scalars, unknowable, catalogue, params, problems, False, scope)
+        if len(problems) > before:
+            break
+
+
 def check_rules(knowledge: Knowledge) -> list[str]:
     """Every rule's fields, operators and values, against the case model and the vocabulary."""
     catalogue = field_catalogue()
@@ -267,23 +287,7 @@ def check_rules(knowledge: Knowledge) -> list[str]:
     for entry in knowledge.rules:
         rule = entry.rule
         where = f"{entry.file}: rule {rule.id}: when"
-        policies = rule.policies or tuple(knowledge.policies)
-        for pid in policies:
-            params = {name: p.value for name, p in knowledge.params_for(pid).items()}
-            before = len(problems)
-            _check_node(
-                rule.when,
-                where,
-                catalogue.scalars,
-                unknowable,
-                catalogue,
-                params,
-                problems,
-                False,
-                rule.scope,
-            )
-            if len(problems) > before:
-                break
+        _check_in_every_policy(knowledge, rule.policies, rule.when, where, catalogue, unknowable, rule.scope, problems)
         for path in rule.then.require:
             head, _, item = path.partition(".")
             if path not in unknowable and not (head in catalogue.lists and item in catalogue.lists[head].items):
@@ -292,20 +296,6 @@ def check_rules(knowledge: Knowledge) -> list[str]:
                 )
     raised = knowledge.bleeding_risk_raised_when
     if raised is not None:
-        for pid in knowledge.policies:
-            params = {name: p.value for name, p in knowledge.params_for(pid).items()}
-            before = len(problems)
-            _check_node(
-                raised,
-                "procedures.yaml: bleeding_risk_raised_when",
-                catalogue.scalars,
-                unknowable,
-                catalogue,
-                params,
-                problems,
-                False,
-                "candidate",
-            )
-            if len(problems) > before:
-                break
+        where = "procedures.yaml: bleeding_risk_raised_when"
+        _check_in_every_policy(knowledge, None, raised, where, catalogue, unknowable, "candidate", problems)
     return problems

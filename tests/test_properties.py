@@ -160,36 +160,33 @@ def test_an_unplaced_drug_taken_recently_never_improves_an_intermediate_or_high_
             assert candidate.status != "indicated", candidate
 
 
+def _abnormal_lab_defers(base: dict[str, Any], lab: str, normal: float, abnormal: float) -> None:
+    """With the lab value moved outside its (default) range, no procedure improves and every
+    intermediate or high-risk one is held (deferred or worse), never asked or passed."""
+    evaluator = default_evaluator()
+    normal_case = copy.deepcopy(base)
+    normal_case["labs"] = {**(normal_case.get("labs") or {}), "ranges": None, lab: normal}
+    abnormal_case = copy.deepcopy(normal_case)
+    abnormal_case["labs"][lab] = abnormal
+    after = evaluator.evaluate(abnormal_case)
+    _never_improves_where_not_low(evaluator.evaluate(normal_case), after)
+    for candidate in after.candidates:
+        if candidate.bleeding_risk in ("intermediate", "high"):
+            assert candidate.status not in ("indicated", "indicated_with_caution", "needs_information"), candidate
+
+
 @SETTINGS
 @given(cases(), st.floats(1.21, 20))
 def test_an_inr_above_range_after_a_vitamin_k_antagonist_never_improves_a_procedure(
     case: dict[str, Any], inr: float
 ) -> None:
-    evaluator = default_evaluator()
-    base = _with_medication(case, {"name": "warfarin", "last_dose_hours_ago": 200})
-    base["labs"] = {**(base.get("labs") or {}), "ranges": None, "inr": 1.0}
-    high = copy.deepcopy(base)
-    high["labs"]["inr"] = inr
-    after = evaluator.evaluate(high)
-    _never_improves_where_not_low(evaluator.evaluate(base), after)
-    for candidate in after.candidates:
-        if candidate.bleeding_risk in ("intermediate", "high"):
-            assert candidate.status not in ("indicated", "indicated_with_caution", "needs_information"), candidate
+    _abnormal_lab_defers(_with_medication(case, {"name": "warfarin", "last_dose_hours_ago": 200}), "inr", 1.0, inr)
 
 
 @SETTINGS
 @given(cases(), st.floats(0, 149.9))
 def test_a_platelet_count_below_range_never_improves_a_procedure(case: dict[str, Any], platelets: float) -> None:
-    evaluator = default_evaluator()
-    base = copy.deepcopy(case)
-    base["labs"] = {**(base.get("labs") or {}), "ranges": None, "platelets": 250}
-    low = copy.deepcopy(base)
-    low["labs"]["platelets"] = platelets
-    after = evaluator.evaluate(low)
-    _never_improves_where_not_low(evaluator.evaluate(base), after)
-    for candidate in after.candidates:
-        if candidate.bleeding_risk in ("intermediate", "high"):
-            assert candidate.status not in ("indicated", "indicated_with_caution", "needs_information"), candidate
+    _abnormal_lab_defers(case, "platelets", 250, platelets)
 
 
 @SETTINGS
