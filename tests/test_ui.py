@@ -144,6 +144,29 @@ def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unk
     assert any("Left out of this assessment" in w.value and "row 2" in w.value for w in at.warning)
 
 
+def test_the_form_can_say_what_an_unlisted_drug_is_and_give_the_labs_range() -> None:
+    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at.radio(key="f_meds_taken").set_value("Listed").run()
+    at.session_state["f_meds_table"] = {
+        "edited_rows": {0: {"name": "zorbifaxen", "last_dose_hours_ago": 5, "drug_class": "direct_oral_anticoagulant"}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.number_input(key="f_inr").set_value(1.3).run()
+    at.number_input(key="f_inr_high").set_value(1.4).run()
+    at.radio(key="f_renal_disease").set_value("Yes").run()
+    at.button(key="f_assess").click().run()
+    assert not at.exception and not at.error
+    case = at.session_state["current_case"]
+    assert case["medications"] == [
+        {"name": "zorbifaxen", "last_dose_hours_ago": 5, "drug_class": "direct_oral_anticoagulant"}
+    ]
+    assert case["labs"]["ranges"] == {"inr": {"low": None, "high": 1.4}}
+    assert case["comorbidities"]["renal_disease"] is True
+    # an anticoagulant with no checked row waits for the prescriber's plan, never passes
+    assert "DEFERRED" in _text(at) and "hold.no_table_row_intermediate_or_high" in _text(at)
+
+
 def test_an_imaging_row_dated_after_the_assessment_is_flagged_and_the_imaging_list_stays_unknown() -> None:
     at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
     at.radio(key="f_imaging_taken").set_value("Listed").run()

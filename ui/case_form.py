@@ -72,6 +72,11 @@ def _history_tables() -> dict[str, HistoryTable]:
             {
                 "name": st.column_config.TextColumn("Name"),
                 "last_dose_hours_ago": st.column_config.NumberColumn("Last dose (hours ago)", min_value=0),
+                # answers "is it an anticoagulant or antiplatelet?" for a name the drug list lacks
+                "drug_class": st.column_config.SelectboxColumn(
+                    "Drug class (if not in the list)", options=sorted(vocab.drug_classes)
+                ),
+                "regimen": st.column_config.SelectboxColumn("Dose or indication", options=sorted(vocab.regimens)),
             },
         ),
         HistoryTable(
@@ -278,6 +283,7 @@ def case_form() -> FormSubmission | None:
         levels_text = st.text_input("Levels (e.g. L4-L5, L5-S1)", key="f_levels")
     with cols[4]:
         side = _choice("Side", "sides", "f_side")
+    prior_surgery = _yes_no("Earlier surgery or radiation at this level", "f_prior_surgery")
 
     st.markdown("**Symptoms and care so far**")
     cols = st.columns(4)
@@ -312,6 +318,17 @@ def case_form() -> FormSubmission | None:
         diabetes = _choice("Diabetes", "control_levels", "f_diabetes")
     with cols[3]:
         heart = _choice("Heart failure", "control_levels", "f_heart")
+    cols = st.columns(5)
+    with cols[0]:
+        bleeding_controlled = _yes_no("Bleeding disorder controlled", "f_bleeding_controlled")
+    with cols[1]:
+        near_target = _yes_no("Tumour at or near the target level", "f_near_target")
+    with cols[2]:
+        renal_disease = _yes_no("Severe kidney disease", "f_renal_disease")
+    with cols[3]:
+        renal_impairment = _yes_no("Impaired renal function (any degree)", "f_renal_impairment")
+    with cols[4]:
+        liver_disease = _yes_no("Severe liver disease", "f_liver_disease")
     allergies = _allergies()
     cols = st.columns(4)
     with cols[0]:
@@ -322,6 +339,30 @@ def case_form() -> FormSubmission | None:
         hba1c = _number("HbA1c (%)", "f_hba1c", min_value=0.0)
     with cols[3]:
         glucose = _number("Glucose (mmol/L)", "f_glucose", min_value=0.0)
+    st.caption(
+        "The laboratory's reference range, where it reported one (otherwise the policy's sourced default is used)."
+    )
+    cols = st.columns(5)
+    with cols[0]:
+        inr_high = _number("INR upper limit", "f_inr_high", min_value=0.0)
+    with cols[1]:
+        platelets_low = _number("Platelets lower limit", "f_platelets_low", min_value=0.0)
+    with cols[2]:
+        hba1c_high = _number("HbA1c upper limit or target", "f_hba1c_high", min_value=0.0)
+    with cols[3]:
+        glucose_low = _number("Glucose lower limit", "f_glucose_low", min_value=0.0)
+    with cols[4]:
+        glucose_high = _number("Glucose upper limit", "f_glucose_high", min_value=0.0)
+    ranges = {
+        lab: {"low": low, "high": high}
+        for lab, low, high in (
+            ("inr", None, inr_high),
+            ("platelets", platelets_low, None),
+            ("hba1c", None, hba1c_high),
+            ("glucose", glucose_low, glucose_high),
+        )
+        if low is not None or high is not None
+    }
 
     st.markdown("**Medications** (generic or brand names)")
     medications = _history(tables["medications"], assessed)
@@ -346,7 +387,14 @@ def case_form() -> FormSubmission | None:
     if not st.button("Assess", type="primary", key=ASSESS_KEY):
         return None
     levels = [part.strip().upper() for part in levels_text.split(",") if part.strip()] or None
-    diagnosis = {"condition": condition, "region": region, "subtype": subtype, "levels": levels, "side": side}
+    diagnosis = {
+        "condition": condition,
+        "region": region,
+        "subtype": subtype,
+        "levels": levels,
+        "side": side,
+        "prior_surgery_at_site": prior_surgery,
+    }
     case = {
         "case_id": case_id,
         "assessment_date": assessed.isoformat() if assessed else None,
@@ -368,12 +416,17 @@ def case_form() -> FormSubmission | None:
         "conservative_care": {"weeks": care_weeks, "failed": care_failed},
         "imaging": imaging.value,
         "medications": medications.value,
-        "labs": {"inr": inr, "platelets": platelets, "hba1c": hba1c, "glucose": glucose},
+        "labs": {"inr": inr, "platelets": platelets, "hba1c": hba1c, "glucose": glucose, "ranges": ranges or None},
         "comorbidities": {
             "active_infection": infection,
             "injection_site_infection": site_infection,
             "bleeding_disorder": bleeding,
+            "bleeding_disorder_controlled": bleeding_controlled,
             "spinal_malignancy": malignancy,
+            "malignancy_near_target": near_target,
+            "renal_disease": renal_disease,
+            "renal_impairment": renal_impairment,
+            "liver_disease": liver_disease,
             "osteoporosis": osteoporosis,
             "diabetes": diabetes,
             "heart_failure": heart,
