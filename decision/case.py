@@ -205,6 +205,10 @@ class Symptoms(BaseModel):
     functional_impairment: bool | None = None
     progressive_neurological_deficit: bool | None = None
     cauda_equina_signs: bool | None = None
+    acute_and_severe_sciatica: bool | None = Field(
+        default=None,
+        description="The clinician judges the sciatica acute and severe (NICE NG59 gives no figure for either).",
+    )
 
 
 class ConservativeCare(BaseModel):

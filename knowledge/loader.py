@@ -20,6 +20,7 @@ from knowledge.conditions import Compare, ConditionNode, Count, ParamRef, walk
 from knowledge.holds import HoldTable, hold_rules, tabled_medications
 from knowledge.schema import (
     Manifest,
+    PatientInformation,
     Policy,
     PolicyParam,
     ProcedureCatalogue,
@@ -73,6 +74,7 @@ class Knowledge:
     bleeding_risk_raised_sources: tuple[str, ...] = ()
     hold_tables: dict[str, HoldTable] = field(default_factory=dict)
     tabled_medications: frozenset[str] = frozenset()
+    patient_information: PatientInformation | None = None
 
     @property
     def version(self) -> str:
@@ -246,6 +248,10 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
     else:
         problems.append("sources.yaml: expected a mapping with a `sources:` list")
     catalogue = _model(ProcedureCatalogue, read("procedures.yaml"), "procedures.yaml", problems)
+    information = _model(PatientInformation, read("patient_information.yaml"), "patient_information.yaml", problems)
+    if information is not None:
+        for ref in information.references():
+            _check_ref(ref, sources, "patient_information.yaml", problems)
 
     policies: dict[str, Policy] = {}
     for path in sorted((root / "policies").glob("*.yaml")):
@@ -275,7 +281,10 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
     if not entries and not problems:
         problems.append("rules/: no rule files found")
     hold_tables: dict[str, HoldTable] = {}
-    for path in sorted((root / "holds").glob("*.yaml")):
+    hold_files = sorted((root / "holds").glob("*.yaml"))
+    if not hold_files:
+        problems.append("holds/: no antithrombotic hold table found (holds/asra_2018.yaml is expected)")
+    for path in hold_files:
         rel = path.relative_to(root).as_posix()
         table = _model(HoldTable, _read_yaml(path, problems, root), rel, problems)
         if table is None or vocab is None:
@@ -344,6 +353,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         bleeding_risk_raised_when=catalogue.bleeding_risk_raised_when,
         bleeding_risk_raised_sources=catalogue.bleeding_risk_raised_sources,
         hold_tables=hold_tables,
+        patient_information=information,
         tabled_medications=frozenset().union(*(tabled_medications(t) for t in hold_tables.values())),
     )
 

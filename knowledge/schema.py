@@ -268,6 +268,34 @@ class ProcedureCatalogue(BaseModel):
         return self
 
 
+class InformationItem(BaseModel):
+    model_config = STRICT
+    text: str
+    source: SourceRef
+
+
+class RiskBand(BaseModel):
+    """Risks of one frequency band, as the seed page groups them."""
+
+    model_config = STRICT
+    band: str
+    items: tuple[InformationItem, ...] = Field(min_length=1)
+
+
+class PatientInformation(BaseModel):
+    """What a patient is told before the injection: risks by frequency and aftercare, each sourced."""
+
+    model_config = STRICT
+    title: str
+    source: str
+    risks: dict[str, RiskBand] = Field(min_length=1)
+    aftercare: tuple[InformationItem, ...] = Field(min_length=1)
+
+    def references(self) -> list[str]:
+        items = [i for band in self.risks.values() for i in band.items] + list(self.aftercare)
+        return [item.source for item in items]
+
+
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     """JSON schema of a knowledge file model, for reviewers' tooling."""
     return model.model_json_schema()

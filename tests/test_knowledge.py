@@ -190,3 +190,33 @@ def test_contexts_cover_every_option_considered_for_the_diagnosis_region() -> No
     considered = {c.option.id for c in contexts[1:] if c.option}
     assert considered == {o.id for o in knowledge.options if "lumbar" in o.considered_for}
     assert all(isinstance(Evaluator(c, {}).context.values, dict) for c in contexts)
+
+
+def test_every_knowledge_file_is_shipped_in_the_package() -> None:
+    """A file left out of package-data would be missing from an installed copy (a hold table lost)."""
+    import fnmatch
+    import tomllib
+
+    root = KNOWLEDGE_DIR.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["knowledge"]
+    for path in KNOWLEDGE_DIR.rglob("*.yaml"):
+        rel = path.relative_to(KNOWLEDGE_DIR).as_posix()
+        assert any(fnmatch.fnmatch(rel, p) and rel.count("/") == p.count("/") for p in patterns), rel
+
+
+def test_knowledge_without_a_hold_table_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.rmtree(root / "holds")
+    with pytest.raises(KnowledgeError) as error:
+        load_knowledge(root)
+    assert any("no antithrombotic hold table" in p for p in error.value.problems)
+
+
+def test_the_patient_information_cites_the_seed_for_every_risk() -> None:
+    information = load_knowledge().patient_information
+    assert information is not None
+    texts = " ".join(i.text for band in information.risks.values() for i in band.items)
+    for figure in ("1 in 50,000", "1 in 500,000", "1 in 150,000", "1 in 4"):
+        assert figure in texts
+    assert all(ref.startswith("seed_003#") for ref in information.references())
