@@ -270,6 +270,7 @@ class _Reader:
     media: dict[str, Any] = field(default_factory=dict)
     full_urls: dict[str, str] = field(default_factory=dict)
     incomplete: set[str] = field(default_factory=set)
+    lab_ranges: dict[str, list[_Value]] = field(default_factory=dict)
 
     @property
     def assessment_date(self) -> dt.date | None:
@@ -482,6 +483,30 @@ class _Reader:
             self.ignore(origin, problem, "value[x]")
             return
         self.put(path, value, origin, when, "value[x]")
+        if path.startswith("labs.") and res.referenceRange:
+            self._reference_range(origin, path.removeprefix("labs."), res, entry)
+
+    def _reference_range(self, origin: str, lab: str, res: Any, entry: Any) -> None:
+        """The laboratory's own range (Observation.referenceRange), in the case's unit; the rules judge
+        the value against it before any policy default."""
+        first = res.referenceRange[0]
+        bounds: dict[str, float | None] = {}
+        for name in ("low", "high"):
+            qty = getattr(first, name)
+            if qty is None:
+                bounds[name] = None
+                continue
+            unit = str(qty.code or qty.unit or "")
+            number = _number(qty.value)
+            if number is None or (entry is not None and entry.units and unit not in entry.units):
+                self.ignore(origin, f"reference range {name} '{qty.value} {unit}' cannot be read", "referenceRange")
+                return
+            factor = entry.units[unit] if entry is not None and entry.units else 1.0
+            bounds[name] = _number(round(number * factor, 6))
+        if len(res.referenceRange) > 1:
+            self.ignore(origin, "more than one reference range: the first is used", "referenceRange[1:]")
+        if bounds["low"] is not None or bounds["high"] is not None:
+            self.lab_ranges.setdefault(lab, []).append(_Value(bounds, origin, None, "referenceRange"))
 
     def _observation_field(self, origin: str, res: Any) -> tuple[str | None, Any]:
         for coding in _codings(res.code):
@@ -876,6 +901,19 @@ class _Reader:
                 out.setdefault(head, {})[tail] = value
             else:
                 out[head] = value
+        ranges: dict[str, Any] = {}
+        for lab, recorded in sorted(self.lab_ranges.items()):
+            if "labs" not in out or lab not in out["labs"]:
+                continue
+            if any(r.value != recorded[0].value for r in recorded):
+                for r in recorded:
+                    self.ignore(
+                        r.origin, f"{lab} reference ranges disagree: the policy's default range is used", r.element
+                    )
+                continue
+            ranges[lab] = recorded[0].value
+        if ranges:
+            out["labs"]["ranges"] = ranges
         meds = [
             {"name": name, "last_dose_hours_ago": self._latest_dose(name, records)}
             for name, records in sorted(self.medications.items())

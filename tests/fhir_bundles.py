@@ -200,8 +200,17 @@ def bundle_from_case(case: dict[str, Any]) -> dict[str, Any]:
         if onset:
             condition["onsetDateTime"] = onset
         entries.append(condition)
+    ranges = (case.get("labs") or {}).get("ranges") or {}
     for index, (path, value) in enumerate(sorted(scalars.items())):
-        entries.append(_observation(codes, path, value, index, now))
+        observation = _observation(codes, path, value, index, now)
+        recorded = ranges.get(path.removeprefix("labs.")) if path.startswith("labs.") else None
+        if recorded and "valueQuantity" in observation:
+            unit = observation["valueQuantity"].get("code")
+            bound = {"system": "http://unitsofmeasure.org", "code": unit} if unit else {}
+            observation["referenceRange"] = [
+                {name: {"value": recorded[name], **bound} for name in ("low", "high") if recorded.get(name) is not None}
+            ]
+        entries.append(observation)
     rxnorm = {entry.medication: code for (_, code), entry in codes.medications.items()}
     for index, med in enumerate(case.get("medications") or []):
         name = med["name"]
@@ -308,7 +317,6 @@ FIELDS_NOT_IMPORTED = (
     ("medications", "drug_class"),
     ("medications", "regimen"),
     ("diagnoses", "prior_surgery_at_site"),
-    ("labs", "ranges"),
 )
 """Case fields the FHIR import does not yet read (README: What is not encoded). A record cannot
 carry them, so the round-trip tests use only cases without them; leaving them unknown makes the
