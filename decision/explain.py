@@ -83,6 +83,8 @@ def to_text(report: Report) -> str:
                 lines.append(f"      {reason_label(reason)}: {reason.text}")
                 lines.append(f"          rule {reason.rule_id} {_sources(reason)}")
         lines.append("")
+    if report.steroid_injections is not None:
+        lines += ["STEROID INJECTIONS SO FAR", f"  {report.steroid_injections.text}", ""]
     if report.missing_information:
         lines.append("MISSING INFORMATION (needed before a decision)")
         for item in report.missing_information:
@@ -152,6 +154,8 @@ def to_markdown(report: Report) -> str:
                     f"({'; '.join(reason.sources)}){recheck}"
                 )
             out.append("")
+    if report.steroid_injections is not None:
+        out += ["## Steroid injections so far", "", report.steroid_injections.text, ""]
     if report.missing_information:
         out += ["## Missing information", ""]
         out += [

@@ -104,6 +104,18 @@ class MissingInformation(BaseModel):
     )
 
 
+class SteroidCount(BaseModel):
+    """Steroid injections in the window, all regions together: what the repeat limits count by region."""
+
+    model_config = REPORT_CONFIG
+    window_months: int
+    counted: int = Field(description="Earlier injections with steroid dated within the window.")
+    uncertain: int = Field(
+        default=0, description="Entries that may belong (steroid or date not recorded, or no assessment date)."
+    )
+    text: str
+
+
 class IgnoredInput(BaseModel):
     """Something an imported record said that did not become part of the case, and why.
 
@@ -133,6 +145,9 @@ class Report(BaseModel):
     red_flags: list[Finding]
     no_guideline_applies: bool
     no_guideline_reason: str | None = None
+    steroid_injections: SteroidCount | None = Field(
+        default=None, description="Cumulative steroid injections across all regions (unknown when not asked)."
+    )
     ignored_input: list[IgnoredInput] = Field(
         default_factory=list, description="Imported input that was not used (empty for a case given directly)."
     )

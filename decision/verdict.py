@@ -24,6 +24,7 @@ from decision.report import (
     Report,
     ReportCandidate,
     Status,
+    SteroidCount,
     status_rank,
 )
 from decision.truth import Evaluator, dedupe
@@ -361,7 +362,26 @@ class VerdictBuilder:
             red_flags=self._findings(outcomes, per_context, lambda r: r.then.red_flag, case_only=True),
             no_guideline_applies=len(contexts) == 1,
             no_guideline_reason=self._no_guideline_reason(contexts),
+            steroid_injections=self._steroid_count(contexts[0], evaluators[0]),
         )
+
+    def _steroid_count(self, case_context: Context, evaluator: Evaluator) -> SteroidCount | None:
+        """All regions together, over the policy's repeat window (the rules limit them region by region)."""
+        window = self.params.get("repeat_window_months")
+        if window is None or case_context.lists.get("prior_injections") is None:
+            return None
+        where = AllOf(
+            items=(
+                Compare(field="steroid", op="eq", value=True),
+                Compare(field="date", op="within_months", value=int(window)),
+            )
+        )
+        low, high = evaluator.count_range(Count(list="prior_injections", where=where, op="gte", value=1))
+        uncertain = high - low
+        text = f"{low} steroid injection{'s' if low != 1 else ''} in the last {window} months, all regions together"
+        if uncertain:
+            text += f"; {uncertain} more recorded without a date or without saying whether steroid was given"
+        return SteroidCount(window_months=int(window), counted=low, uncertain=uncertain, text=text + ".")
 
     @staticmethod
     def _fired_rules(outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]]) -> list[str]:
