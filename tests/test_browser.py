@@ -138,7 +138,7 @@ def test_a_trainee_sees_the_matrix_and_the_rules(page: object, app_url: str) -> 
     page.get_by_text("Epidural steroid injection for radicular pain from a herniated disc").first.wait_for()  # type: ignore[attr-defined]
     _shot(page, "trainee")
     page.goto(f"{app_url}/rules?rule=hold.apixaban.intermediate_high")  # type: ignore[attr-defined]
-    page.get_by_text("Apixaban is stopped at least 120 hours").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text("Apixaban is stopped at least 120 hours").first.wait_for()  # type: ignore[attr-defined]
 
 
 def test_the_mdt_records_a_decision_that_survives_a_reload(page: object, app_url: str) -> None:
