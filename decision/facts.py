@@ -18,7 +18,7 @@ from typing import Any
 from decision.case import Case, Diagnosis
 from decision.fields import LAB_RANGES, field_catalogue, lab_judgement_field
 from knowledge.loader import Knowledge
-from knowledge.schema import MedicationTerm, ProcedureOption
+from knowledge.schema import BleedingRisk, MedicationTerm, ProcedureOption
 
 
 class _Unknown:
@@ -246,12 +246,30 @@ def _risk_values(base: Any, raised: str) -> dict[str, Any]:
     }
 
 
-def _candidate_values(option: ProcedureOption, diagnosis: Diagnosis) -> tuple[dict[str, Any], CandidateKey]:
-    region = option.target_region or diagnosis.region
+_VERTEBRA = re.compile(r"[CTLS][0-9]{1,2}")
+
+
+def _base_risk(spec: BleedingRisk, region: str | None, levels: list[str] | None) -> Any:
+    """The procedure's class before patient factors: by region, and by the vertebrae at the level
+    where the guideline classes by level (the highest class among them)."""
     if region is None:
-        risk: Any = UNKNOWN if option.bleeding_risk.by_region else option.bleeding_risk.default
-    else:
-        risk = option.bleeding_risk.by_region.get(region, option.bleeding_risk.default)
+        return UNKNOWN if spec.by_region or spec.by_vertebra else spec.default
+    regional = spec.by_region.get(region, spec.default)
+    if not spec.by_vertebra:
+        return regional
+    if not levels:
+        return UNKNOWN
+    vertebrae = {v for level in levels for v in _VERTEBRA.findall(level)}
+    return max((spec.by_vertebra.get(v, regional) for v in vertebrae), key=RISK_ORDER.index)
+
+
+def _candidate_values(
+    option: ProcedureOption, diagnosis: Diagnosis, guideline: str | None = None
+) -> tuple[dict[str, Any], CandidateKey]:
+    region = option.target_region or diagnosis.region
+    spec = option.bleeding_risk_by_guideline.get(guideline or "", option.bleeding_risk)
+    levels = diagnosis.levels if option.target_region is None else None
+    risk = _base_risk(spec, region, levels)
     values = {
         "candidate.procedure": option.procedure,
         "candidate.approach": option.approach or NO_APPROACH,
@@ -286,7 +304,7 @@ def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] |
     raised_when = knowledge.bleeding_risk_raised_when
     for d_index, diagnosis in enumerate(case.diagnoses or ()):
         for option in options_for(diagnosis, knowledge):
-            cand_values, key = _candidate_values(option, diagnosis)
+            cand_values, key = _candidate_values(option, diagnosis, params.get("antithrombotic_guideline"))
             context = Context(
                 index=len(contexts),
                 kind="cand",
@@ -302,7 +320,9 @@ def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] |
             evaluator = Evaluator(context, params)
             raised = "F" if raised_when is None else evaluator.truth(raised_when)
             context.values.update(_risk_values(cand_values["candidate.bleeding_risk"], raised))
-            if raised == "U" and raised_when is not None:
+            if cand_values["candidate.bleeding_risk"] is UNKNOWN and diagnosis.region is not None:
+                context.risk_questions = ("diagnoses.levels",)  # the guideline classes this procedure by level
+            elif raised == "U" and raised_when is not None:
                 context.risk_questions = tuple(dict.fromkeys(evaluator.unknown_fields(raised_when)))
             contexts.append(context)
     return contexts

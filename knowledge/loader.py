@@ -147,6 +147,24 @@ def _check_id(value: str | None, choices: dict[str, Any], kind: str, where: str,
         problems.append(f"{where}: unknown {kind} {value!r}{did_you_mean(value, choices)}")
 
 
+def _check_guideline_classes(
+    options: tuple[ProcedureOption, ...], policies: dict[str, Policy], problems: list[str]
+) -> None:
+    """A policy's antithrombotic_guideline must class every procedure option: either it is the
+    guideline the option's own `bleeding_risk` cites, or the option gives its classes for it."""
+    for pid in sorted(policies):
+        chosen = _params(policies, pid).get("antithrombotic_guideline")
+        if chosen is None:
+            continue
+        for opt in options:
+            cited = {ref.partition("#")[0] for ref in opt.bleeding_risk.sources}
+            if chosen.value not in cited and chosen.value not in opt.bleeding_risk_by_guideline:
+                problems.append(
+                    f"procedures.yaml: option {opt.id}: no bleeding-risk class under {chosen.value!r} "
+                    f"(policy {pid} asks for it){did_you_mean(str(chosen.value), opt.bleeding_risk_by_guideline)}"
+                )
+
+
 def _check_options(
     options: tuple[ProcedureOption, ...], vocab: Vocabulary, sources: dict[str, Source], problems: list[str]
 ) -> None:
@@ -161,11 +179,14 @@ def _check_options(
         _check_id(opt.target_region, vocab.regions, "region", where, problems)
         for region in opt.considered_for:
             _check_id(region, vocab.regions, "region", f"{where}: considered_for", problems)
-        _check_id(opt.bleeding_risk.default, vocab.bleeding_risks, "bleeding risk", where, problems)
-        for region, risk in opt.bleeding_risk.by_region.items():
-            _check_id(region, vocab.regions, "region", f"{where}: bleeding_risk.by_region", problems)
-            _check_id(risk, vocab.bleeding_risks, "bleeding risk", f"{where}: bleeding_risk", problems)
-        for ref in (*opt.sources, *opt.bleeding_risk.sources):
+        for guideline, spec in (("asra", opt.bleeding_risk), *opt.bleeding_risk_by_guideline.items()):
+            for risk in (spec.default, *spec.by_region.values(), *spec.by_vertebra.values()):
+                _check_id(risk, vocab.bleeding_risks, "bleeding risk", f"{where}: {guideline}", problems)
+            for region in spec.by_region:
+                _check_id(region, vocab.regions, "region", f"{where}: {guideline} by_region", problems)
+            for ref in spec.sources:
+                _check_ref(ref, sources, where, problems)
+        for ref in opt.sources:
             _check_ref(ref, sources, where, problems)
 
 
@@ -331,6 +352,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
             )
     if vocab is not None and catalogue is not None:
         _check_options(catalogue.options, vocab, sources, problems)
+        _check_guideline_classes(catalogue.options, policies, problems)
         for ref in catalogue.bleeding_risk_raised_sources:
             _check_ref(ref, sources, "procedures.yaml: bleeding_risk_raised_sources", problems)
     if vocab is not None and not problems:

@@ -103,12 +103,17 @@ class Source(BaseModel):
 
 
 class BleedingRisk(BaseModel):
-    """ASRA bleeding-risk class of a procedure, which may depend on the region treated."""
+    """A guideline's bleeding-risk class of a procedure, which may depend on the region treated and,
+    for some guidelines, on the vertebrae at the level (the highest class among them applies)."""
 
     model_config = STRICT
     default: str
     by_region: dict[str, str] = Field(default_factory=dict)
+    by_vertebra: dict[str, str] = Field(
+        default_factory=dict, description="Class at a named vertebra (L5, S1), overriding the region's class."
+    )
     sources: tuple[SourceRef, ...]
+    verified: bool = Field(default=True, description="False where the checked summary does not name the procedure.")
 
 
 class ProcedureOption(BaseModel):
@@ -128,6 +133,10 @@ class ProcedureOption(BaseModel):
     uses_local_anaesthetic: bool
     uses_contrast: bool
     bleeding_risk: BleedingRisk
+    bleeding_risk_by_guideline: dict[str, BleedingRisk] = Field(
+        default_factory=dict,
+        description="Classes under another antithrombotic guideline, chosen by the policy's antithrombotic_guideline.",
+    )
     sources: tuple[SourceRef, ...]
     notes: str = ""
 

@@ -157,5 +157,5 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
                 )
             )
         ),
-        "policy": draw(st.sampled_from(["clinic", "nice", "cms", None])),
+        "policy": draw(st.sampled_from(["clinic", "asipp", "nice", "cms", None])),
     }

@@ -22,7 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "broken_knowledge"
 def test_the_shipped_knowledge_loads_validates_and_compiles() -> None:
     knowledge = load_knowledge()
     policies = compile_knowledge(knowledge)
-    assert set(policies) == {"clinic", "nice", "cms"}
+    assert set(policies) == {"clinic", "asipp", "nice", "cms"}
     assert knowledge.manifest.default_policy == "clinic"
     assert len(knowledge.rules) >= 60
 
@@ -220,3 +220,10 @@ def test_the_patient_information_cites_the_seed_for_every_risk() -> None:
     for figure in ("1 in 50,000", "1 in 500,000", "1 in 150,000", "1 in 4"):
         assert figure in texts
     assert all(ref.startswith("seed_003#") for ref in information.references())
+
+
+def test_the_asipp_profile_weighs_the_clinic_rules_with_only_the_risk_classes_changed() -> None:
+    knowledge = load_knowledge()
+    assert [e.rule.id for e in knowledge.rules_for("asipp")] == [e.rule.id for e in knowledge.rules_for("clinic")]
+    clinic, asipp = knowledge.params_for("clinic"), knowledge.params_for("asipp")
+    assert {n for n in clinic if clinic[n] != asipp[n]} == {"antithrombotic_guideline"}
