@@ -9,6 +9,7 @@ every number comes from a row, and every row names its source.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -170,6 +171,23 @@ def _class_words(classes: tuple[RiskClass, ...]) -> str:
     return " or ".join(classes)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Who a generated rule speaks of: the drug entry (and its dose, when the row depends on it), the
+    risk classes, and the words that say which variant of the row it is."""
+
+    label: str
+    item: tuple[dict[str, Any], ...]
+    case: tuple[dict[str, Any], ...]
+    base_id: str
+    classes: str
+    variant_words: str
+    variant_tag: str
+
+    def exists(self, *more: dict[str, Any]) -> dict[str, Any]:
+        return _all(list(self.case), {"exists": {"list": "medications", "where": _all(list(self.item), *more)}})
+
+
 class _Generated:
     def __init__(self, table: HoldTable, labels: dict[str, str]) -> None:
         self.table = table
@@ -190,37 +208,58 @@ class _Generated:
     def _rows(self, row: DrugRow, concrete: dict[RiskClass, HoldAdvice], variant: tuple[str, Any] | None) -> None:
         for classes, advice in _regroup(concrete):
             if advice.action != "no_hold":
-                self._advice(row, classes, advice, variant)
+                self._advice(row, self._target(row, classes, variant), advice, variant)
 
-    def _advice(
-        self, row: DrugRow, classes: tuple[RiskClass, ...], advice: HoldAdvice, variant: tuple[str, Any] | None
-    ) -> None:
-        label = self.labels[row.medication]
+    def _target(self, row: DrugRow, classes: tuple[RiskClass, ...], variant: tuple[str, Any] | None) -> _Target:
         item: list[dict[str, Any]] = [{"field": "name", "eq": row.medication}]
-        case: list[dict[str, Any]] = []
         class_condition = _class_condition(classes)
-        if class_condition is not None:
-            case.append(class_condition)
-        suffix = ""
-        variant_words = ""
+        case: list[dict[str, Any]] = [] if class_condition is None else [class_condition]
+        suffix = variant_words = variant_tag = ""
         if variant is not None:
             field, value = variant
-            on_item = "." not in field
             if value is None:
                 test: dict[str, Any] = {"is_unknown": field}
                 suffix = f".{field.rsplit('.', 1)[-1]}_unknown"
                 variant_words = (
                     f" The {_field_words(field)} is not recorded, so the strictest row of the table applies."
                 )
+                variant_tag = f" ({_field_words(field)} not recorded)"
             else:
                 # settled only by a recorded value: when it is unknown the strictest-row rules speak
                 test = {"all": [{"not": {"is_unknown": field}}, {"field": field, "eq": _variant_value(value)}]}
                 suffix = f".{_slug(value)}"
-                variant_words = f" ({_field_words(field)}: {value.replace('_', ' ')})"
-            (item if on_item else case).append(test)
+                variant_words = variant_tag = f" ({_field_words(field)}: {value.replace('_', ' ')})"
+            (item if "." not in field else case).append(test)
         classes_id = "_".join(classes) if len(classes) < 3 else "all"
-        base_id = f"{row.medication}{suffix}.{classes_id}"
-        words = _class_words(classes)
+        return _Target(
+            label=self.labels[row.medication],
+            item=tuple(item),
+            case=tuple(case),
+            base_id=f"{row.medication}{suffix}.{classes_id}",
+            classes=_class_words(classes),
+            variant_words=variant_words,
+            variant_tag=variant_tag,
+        )
+
+    def _rule(self, row: DrugRow, rule_id: str, title: str, statement: str, when: Any, then: Any) -> None:
+        self.rules.append(
+            Rule.model_validate(
+                {
+                    "id": rule_id,
+                    "title": title,
+                    "statement": statement,
+                    "evidence": self.table.evidence,
+                    "sources": row.sources,
+                    "recheck": row.verification == "recheck",
+                    "tests": row.tests,
+                    "when": when,
+                    "then": then,
+                }
+            )
+        )
+
+    def _advice(self, row: DrugRow, target: _Target, advice: HoldAdvice, variant: tuple[str, Any] | None) -> None:
+        label, words, extra = target.label, target.classes, target.variant_words
         plan = HoldPlan(
             medication=row.medication,
             stop_before_hours=advice.stop_hours,
@@ -228,69 +267,52 @@ class _Generated:
             action=advice.action,
             normal_inr=advice.normal_inr,
         )
-        common: dict[str, Any] = {
-            "evidence": self.table.evidence,
-            "sources": row.sources,
-            "recheck": row.verification == "recheck",
-            "tests": row.tests,
-        }
+        restart = _restart(advice.restart_after_hours)
         inr = " with a normal INR" if advice.normal_inr else ""
+        rule_id = f"hold.{target.base_id}"
         if advice.action == "stop":
             assert advice.stop_hours is not None
             hold = _hours(advice.stop_hours)
-            statement = (
-                f"{label} is stopped at least {hold} before a procedure of {words} bleeding risk{inr}; "
-                f"{_restart(advice.restart_after_hours)}.{variant_words}"
-            )
-            self.rules.append(
-                Rule.model_validate(
-                    {
-                        "id": f"hold.{base_id}",
-                        "title": f"{label}: stop {hold} before ({words} bleeding risk){variant_words[:0]}",
-                        "statement": statement,
-                        **common,
-                        "when": _all(
-                            case,
-                            {
-                                "exists": {
-                                    "list": "medications",
-                                    "where": _all(item, {"field": "last_dose_hours_ago", "lt": advice.stop_hours}),
-                                }
-                            },
-                        ),
-                        "then": {
-                            "status": "deferred",
-                            "text": f"{label} was taken less than {hold} ago; the procedure waits until the hold is complete.{variant_words}",
-                        },
-                    }
-                )
+            statement = f"{label} is stopped at least {hold} before a procedure of {words} bleeding risk{inr}; {restart}.{extra}"
+            self._rule(
+                row,
+                rule_id,
+                f"{label}{target.variant_tag}: stop {hold} before ({words} bleeding risk)",
+                statement,
+                target.exists({"field": "last_dose_hours_ago", "lt": advice.stop_hours}),
+                {
+                    "status": "deferred",
+                    "text": f"{label} was taken less than {hold} ago; the procedure waits until the hold is complete.{extra}",
+                },
             )
             if variant is not None and variant[1] is None:
-                self._ask_variant(row, label, case, item, advice.stop_hours, variant[0], base_id, common)
-            text = f"{label}: stop at least {hold} before{inr}; {_restart(advice.restart_after_hours)}."
-            effect: dict[str, Any] = {"text": text + variant_words, "plan": plan}
+                self._ask_variant(row, target, advice.stop_hours, variant[0])
+            rule_id = f"plan.{target.base_id}"
+            effect: dict[str, Any] = {
+                "text": f"{label}: stop at least {hold} before{inr}; {restart}.{extra}",
+                "plan": plan,
+            }
         elif advice.action == "shared_assessment":
             statement = (
                 f"Before a procedure of {words} bleeding risk, whether to continue {label} is decided in a shared "
-                f"assessment of bleeding against thrombotic risk; {_restart(advice.restart_after_hours)} if it is held."
-                f"{variant_words}"
+                f"assessment of bleeding against thrombotic risk; {restart} if it is held.{extra}"
             )
             effect = {
                 "status": "indicated_with_caution",
                 "warning": True,
                 "text": f"The patient takes {label}: decide with the patient and prescriber whether to hold it "
-                f"(shared assessment); if held, {_restart(advice.restart_after_hours)}.{variant_words}",
+                f"(shared assessment); if held, {restart}.{extra}",
                 "plan": plan,
             }
         else:
             defer = advice.action == "defer_for_plan"
+            agree = (
+                "the procedure waits for a plan agreed with the prescriber."
+                if defer
+                else "agree with the prescriber whether to hold it."
+            )
             statement = (
-                f"The checked sources give no figure for {label} before a procedure of {words} bleeding risk; "
-                + (
-                    "the procedure waits for a plan agreed with the prescriber."
-                    if defer
-                    else "agree with the prescriber whether to hold it."
-                )
+                f"The checked sources give no figure for {label} before a procedure of {words} bleeding risk; {agree}"
             )
             effect = {
                 "status": "deferred" if defer else "indicated_with_caution",
@@ -303,56 +325,23 @@ class _Generated:
                 ),
                 "plan": plan,
             }
-        self.rules.append(
-            Rule.model_validate(
-                {
-                    "id": f"plan.{base_id}" if advice.action == "stop" else f"hold.{base_id}",
-                    "title": f"{label} before a procedure of {words} bleeding risk",
-                    "statement": statement,
-                    **common,
-                    "when": _all(case, {"exists": {"list": "medications", "where": _all(item)}}),
-                    "then": effect,
-                }
-            )
-        )
+        title = f"{label}{target.variant_tag} before a procedure of {words} bleeding risk"
+        self._rule(row, rule_id, title, statement, target.exists(), effect)
 
-    def _ask_variant(
-        self,
-        row: DrugRow,
-        label: str,
-        case: list[dict[str, Any]],
-        item: list[dict[str, Any]],
-        stop_hours: int,
-        field: str,
-        base_id: str,
-        common: dict[str, Any],
-    ) -> None:
+    def _ask_variant(self, row: DrugRow, target: _Target, stop_hours: int, field: str) -> None:
         """Ask for the unknown fact while the strictest hold is still running (then it can matter)."""
-        require = f"medications.{field}" if "." not in field else field
-        self.rules.append(
-            Rule.model_validate(
-                {
-                    "id": f"ask.{base_id}",
-                    "title": f"{label}: the {_field_words(field)} decides the hold",
-                    "statement": f"The hold for {label} depends on the {_field_words(field)}; without it the "
-                    "strictest figure of the table is used.",
-                    **common,
-                    "when": _all(
-                        case,
-                        {
-                            "exists": {
-                                "list": "medications",
-                                "where": _all(item, {"field": "last_dose_hours_ago", "lt": stop_hours}),
-                            }
-                        },
-                    ),
-                    "then": {
-                        "status": "needs_information",
-                        "require": [require],
-                        "text": f"Record the {_field_words(field)} of {label}: the hold period depends on it.",
-                    },
-                }
-            )
+        words = _field_words(field)
+        self._rule(
+            row,
+            f"ask.{target.base_id}",
+            f"{target.label}: the {words} decides the hold",
+            f"The hold for {target.label} depends on the {words}; without it the strictest figure of the table is used.",
+            target.exists({"field": "last_dose_hours_ago", "lt": stop_hours}),
+            {
+                "status": "needs_information",
+                "require": [f"medications.{field}" if "." not in field else field],
+                "text": f"Record the {words} of {target.label}: the hold period depends on it.",
+            },
         )
 
 
