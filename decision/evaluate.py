@@ -132,7 +132,8 @@ class CaseEvaluator:
         compiled = self.policies[policy_id]
         params = compiled.param_values()
         contexts = build_contexts(valid, self.knowledge, params)
-        evaluators = [Evaluator(context, params) for context in contexts]
+        case_memo: dict[int, Any] = {}
+        evaluators = [Evaluator(context, params, case_memo) for context in contexts]
         facts = [engine_fact(c, compiled, e) for c, e in zip(contexts, evaluators, strict=True)]
         return PreparedCase(valid, policy_id, compiled, contexts, evaluators, facts)
 

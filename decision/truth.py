@@ -17,11 +17,13 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from decision.facts import UNKNOWN, Context, case_path
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 
 Truth = Literal["T", "F", "U"]
 RISK_FIELDS = frozenset({"candidate.bleeding_risk", "candidate.intermediate_or_high_risk", "candidate.high_risk"})
 UNBOUNDED = 1_000_000_000
+_PER_CONTEXT = object()
+"""Marks, in a case's count memo, a count that compares with the candidate (differs per context)."""
 """Stands for "no upper bound" in an item count over a list that was never asked."""
 
 
@@ -90,9 +92,15 @@ def _count_truth(op: str, low: int, high: int, n: Any) -> Truth:
 class Evaluator:
     """Evaluates conditions in one context under one policy's parameters."""
 
-    def __init__(self, context: Context, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self, context: Context, params: Mapping[str, Any], case_memo: dict[int, Any] | None = None
+    ) -> None:
+        """`case_memo` is shared by the evaluators of one case: a count whose filter never compares
+        with the candidate is the same in every context, so it is worked out once per case."""
         self.context = context
         self.params = params
+        self._case_memo: dict[int, Any] = {} if case_memo is None else case_memo
+        self._own: dict[int, tuple[int, int]] = {}
 
     # -- items of a case list -------------------------------------------------------------
     def item(self, node: ConditionNode, item: Mapping[str, Any]) -> Truth:
@@ -124,6 +132,23 @@ class Evaluator:
 
     def count_range(self, node: Count) -> tuple[int, int]:
         """How many items surely match, and how many might (unknown fields counted as may-match)."""
+        key = id(node)  # nodes belong to the loaded knowledge, alive for the whole case
+        shared = self._case_memo.get(key)
+        if shared is _PER_CONTEXT:
+            if key not in self._own:
+                self._own[key] = self._count(node)
+            return self._own[key]
+        if shared is not None:
+            return shared  # type: ignore[no-any-return]
+        result = self._count(node)
+        if node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where)):
+            self._case_memo[key] = _PER_CONTEXT
+            self._own[key] = result
+        else:
+            self._case_memo[key] = result
+        return result
+
+    def _count(self, node: Count) -> tuple[int, int]:
         items = self.context.lists.get(node.list)
         if items is None:
             return 0, UNBOUNDED

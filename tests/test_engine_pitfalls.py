@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import copy
 import itertools
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -199,3 +202,39 @@ def test_engine_facts_carry_every_key_the_rules_read() -> None:
         for context in build_contexts(case, evaluator.knowledge):
             fact = engine_fact(context, policy, Evaluator(context, policy.param_values()))
             assert set(policy.fact_keys) <= set(fact)
+
+
+_WIDE_FACT = """
+from durable.engine import Host
+
+
+class _Host(Host):
+    def get_action(self, name):
+        return lambda closure: None
+
+
+host = _Host()
+host.register_rulesets({"wide": {"r": {"all": [{"m": {"k": "x"}}], "run": "noop"}}})
+host.assert_facts("wide", [{"sid": "1", "k": "x", **{f"p{i}": i for i in range(%d)}}])
+print("survived")
+"""
+
+
+def _assert_wide_fact(properties: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _WIDE_FACT % properties], capture_output=True, text=True, timeout=60)
+
+
+def test_a_fact_over_255_properties_crashes_the_engine_so_rulesets_get_narrow_facts() -> None:
+    """durable-rules 2.0.28 keeps at most 255 properties per fact (MAX_OBJECT_PROPERTIES) and writes
+    past its table beyond that: measured as a segmentation fault. Pinned in child processes (250 +
+    k/sid survives, 300 does not); the compiler keeps every ruleset's facts far under the limit."""
+    from decision.compile import MAX_FACT_KEYS
+    from decision.evaluate import default_evaluator
+
+    within = _assert_wide_fact(250)
+    assert within.returncode == 0 and "survived" in within.stdout, within.stderr
+    beyond = _assert_wide_fact(300)
+    assert beyond.returncode == -signal.SIGSEGV and "survived" not in beyond.stdout
+    for policy in default_evaluator().policies.values():
+        for keys in policy.ruleset_keys.values():
+            assert len(keys) <= MAX_FACT_KEYS < 255 - 3  # room for k, ctx and sid
