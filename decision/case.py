@@ -304,6 +304,10 @@ class PriorInjection(BaseModel):
     steroid: bool | None = None
     relief_percent: Percent | None = None
     relief_weeks: float | None = Field(default=None, ge=0, le=5200)
+    worked: bool | None = Field(
+        default=None,
+        description="The clinician judges it gave worthwhile, lasting relief (decides a repeat radiofrequency ablation).",
+    )
 
 
 class DiagnosticBlock(BaseModel):

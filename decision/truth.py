@@ -92,9 +92,7 @@ def _count_truth(op: str, low: int, high: int, n: Any) -> Truth:
 class Evaluator:
     """Evaluates conditions in one context under one policy's parameters."""
 
-    def __init__(
-        self, context: Context, params: Mapping[str, Any], case_memo: dict[int, Any] | None = None
-    ) -> None:
+    def __init__(self, context: Context, params: Mapping[str, Any], case_memo: dict[int, Any] | None = None) -> None:
         """`case_memo` is shared by the evaluators of one case: a count whose filter never compares
         with the candidate is the same in every context, so it is worked out once per case."""
         self.context = context

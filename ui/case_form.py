@@ -105,6 +105,7 @@ def _history_tables() -> dict[str, HistoryTable]:
                 "steroid": st.column_config.CheckboxColumn("Steroid"),
                 "relief_percent": st.column_config.NumberColumn("Relief %", min_value=0, max_value=100),
                 "relief_weeks": st.column_config.NumberColumn("Relief (weeks)", min_value=0),
+                "worked": st.column_config.CheckboxColumn("Worked (worthwhile, lasting relief)"),
             },
         ),
         HistoryTable(
