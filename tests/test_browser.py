@@ -88,12 +88,33 @@ def page(app_url: str) -> Iterator[object]:
         browser.close()
 
 
-def _choose(page: object, label: str, option: str) -> None:
-    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first  # type: ignore[attr-defined]
-    box.click()
-    page.keyboard.type(option)  # type: ignore[attr-defined]
-    page.get_by_role("option").filter(has_text=option).first.click()  # type: ignore[attr-defined]
-    time.sleep(0.5)  # the selection triggers a rerun
+def _settled(page: object) -> None:
+    """Wait until the app has finished its rerun: a widget clicked mid-rerun can be replaced under
+    the pointer (seen on a cold first start), and what is typed into it is lost."""
+    time.sleep(0.3)  # let a rerun that a click started show its status
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.trim() === ''"
+    )
+
+
+def _choose(page: object, label: str, option: str, attempts: int = 4) -> None:
+    """Pick an option by typing it; a rerun that lands while the list is open closes it (seen on a
+    busy machine), so the pick is tried again from a settled page."""
+    for attempt in range(attempts):
+        _settled(page)
+        box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first  # type: ignore[attr-defined]
+        box.click()
+        page.keyboard.type(option)  # type: ignore[attr-defined]
+        try:
+            page.get_by_role("option").filter(has_text=option).first.click(timeout=15_000)  # type: ignore[attr-defined]
+        except playwright_api.TimeoutError:
+            page.keyboard.press("Escape")  # type: ignore[attr-defined]
+            if attempt == attempts - 1:
+                raise
+            continue
+        _settled(page)  # the selection triggers a rerun
+        return
 
 
 def _shot(page: object, name: str) -> None:
