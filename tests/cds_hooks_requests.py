@@ -12,7 +12,7 @@ from typing import Any
 
 from fhir_bundles import PATIENT, bundle_from_case
 
-from decision.prefetch import prefetch_templates
+from decision.cds_hooks.prefetch import prefetch_templates
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cds_hooks"
 ORDER_SELECT = "spine-cds-order-select"

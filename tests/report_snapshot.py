@@ -30,7 +30,7 @@ POLICIES = ("clinic", "nice", "cms", "asipp")
 
 def snapshot_inputs() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(key, policy, case) for every stored report, in a fixed order."""
-    from decision.casegen import generate_cases
+    from decision.cli.casegen import generate_cases
     from knowledge.loader import load_knowledge
 
     for path in vignette_files():

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from decision.batch import run_serial
-from decision.bench import format_table, run_benchmark
-from decision.casegen import generate_cases
-from decision.cli import main
+from decision.cli.batch import run_serial
+from decision.cli.bench import format_table, run_benchmark
+from decision.cli.casegen import generate_cases
+from decision.cli.command import main
 from knowledge.loader import load_knowledge
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from vignette_format import SHARED_VIGNETTES, check_report, load_vignette
 
-from decision.cli import main
+from decision.cli.command import main
 from decision.report import Report
 
 GOOD = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]

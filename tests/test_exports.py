@@ -9,9 +9,9 @@ from pathlib import Path
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
 from decision import evaluate
+from decision.store.store import NO_PROCEDURE, CaseStore
 from ui.export import report_pdf
 from ui.mdt import meeting_csv, meeting_markdown
-from ui.store import NO_PROCEDURE, CaseStore
 
 CASE = load_vignette(SHARED_VIGNETTES / "esi-apixaban-24h-deferred.yaml")["case"]
 

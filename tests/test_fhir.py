@@ -21,7 +21,13 @@ from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.case import Case
 from decision.evaluate import default_evaluator
-from decision.fhir import FhirInputError, case_from_bundle, case_from_resources, evaluate_imported, procedure_from_order
+from decision.fhir.importer import (
+    FhirInputError,
+    case_from_bundle,
+    case_from_resources,
+    evaluate_imported,
+    procedure_from_order,
+)
 from knowledge.codemaps import load_codemaps
 from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError
 
@@ -606,7 +612,7 @@ def test_cli_evaluates_a_bundle(tmp_path: Path) -> None:
     )
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
-    cli = [sys.executable, "-m", "decision.cli", "evaluate", "--fhir", str(path)]
+    cli = [sys.executable, "-m", "decision.cli.command", "evaluate", "--fhir", str(path)]
     done = subprocess.run([*cli, "--format", "json"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -624,7 +630,7 @@ def test_readme_fhir_example_is_what_the_cli_prints() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("$ spine-cds evaluate --fhir examples/fhir-bundle-warfarin.json\n", 1)[1].split("```", 1)[0]
     shown = [line for line in block.splitlines() if line.strip() and line != "..."]
-    cli = [sys.executable, "-m", "decision.cli", "evaluate", "--fhir", "examples/fhir-bundle-warfarin.json"]
+    cli = [sys.executable, "-m", "decision.cli.command", "evaluate", "--fhir", "examples/fhir-bundle-warfarin.json"]
     printed = subprocess.run(cli, capture_output=True, text=True, cwd=ROOT, check=True).stdout.splitlines()
     assert len(shown) >= 3 and printed[-len(shown) :] == shown
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from strategies import cases
 
 from decision.case import with_field
-from decision.cli import main
+from decision.cli.command import main
 from decision.evaluate import InvalidCase, default_evaluator, parse_case
 
 LONG = os.environ.get("SPINE_CDS_HYPOTHESIS") == "long"

@@ -6,7 +6,7 @@ import io
 import re
 from pathlib import Path
 
-from decision.cli import main
+from decision.cli.command import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

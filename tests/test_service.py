@@ -29,12 +29,12 @@ from fhir_bundles import fhir_can_carry
 from vignette_format import load_vignette, vignette_files
 
 from decision.case import Case
+from decision.cds_hooks.prefetch import prefetch_templates
+from decision.cds_hooks.service import ServiceSettings, create_app
 from decision.evaluate import default_evaluator
 from decision.explain import STATUS_LABEL, candidate_title
-from decision.fhir import procedure_from_order
-from decision.prefetch import prefetch_templates
-from decision.service import ServiceSettings, create_app
-from ui.store import CaseStore
+from decision.fhir.importer import procedure_from_order
+from decision.store.store import CaseStore
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
 CARD_STATUSES = ("indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated")
@@ -348,8 +348,8 @@ def test_guidance_the_knowledge_does_not_accept_is_changed_to_the_preferred_one(
 
 
 def test_another_approach_is_suggested_only_when_the_report_indicates_it() -> None:
-    from decision.cards import CardWriter
-    from decision.fhir import ProcedureSelection
+    from decision.cds_hooks.cards import CardWriter
+    from decision.fhir.importer import ProcedureSelection
 
     case = vignette("esi-duration-4-weeks-indicated")
     report = default_evaluator().evaluate(case)
@@ -496,8 +496,8 @@ def test_health_reports_the_knowledge_and_the_store(client_for: Callable[..., Te
 
 def test_the_same_record_in_a_prefetch_gives_the_same_case_as_typed_in() -> None:
     case = vignette("contrast-allergy-esi-caution")
-    from decision.fhir import case_from_resources
-    from decision.prefetch import gather
+    from decision.cds_hooks.prefetch import gather
+    from decision.fhir.importer import case_from_resources
 
     gathered = gather(prefetch_for(case, "x1"), "x1", prefetch_templates())
     imported = case_from_resources(gathered.resources, now=assessment_time(case), case_id=case.get("case_id"))

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vignette_format import load_vignette
 
-import decision.service
-from decision.service import MAX_BODY_BYTES, ServiceSettings, create_app
+import decision.cds_hooks.service
+from decision.cds_hooks.service import MAX_BODY_BYTES, ServiceSettings, create_app
 
 CASE = load_vignette(Path(__file__).resolve().parent / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
 PATIENT_ID = "pt-SECRET-4711"
@@ -196,7 +196,7 @@ def test_an_unexpected_error_is_a_500_json_without_details_and_is_logged_without
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"cannot evaluate {PATIENT_ID} {NAME}")
 
-    monkeypatch.setattr(decision.service, "evaluate_imported", broken)
+    monkeypatch.setattr(decision.cds_hooks.service, "evaluate_imported", broken)
     with caplog.at_level(logging.INFO, logger="spine_cds.service"):
         response = client.post(f"/cds-services/{PATIENT_VIEW}", json=request_with_identity())
     assert response.status_code == 500

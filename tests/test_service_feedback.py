@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from vignette_format import load_vignette
 
-from decision.cli import main
-from decision.service import ServiceSettings, create_app
-from ui.store import CaseStore
+from decision.cds_hooks.service import ServiceSettings, create_app
+from decision.cli.command import main
+from decision.store.store import CaseStore
 
 CASE = load_vignette(
     Path(__file__).resolve().parent / "vignettes" / "nerve-root-block-contrast-allergy-ultrasound.yaml"

@@ -14,9 +14,9 @@ from cds_hooks_requests import PATIENT_VIEW, assessment_time, patient_view_reque
 from fastapi.testclient import TestClient
 from vignette_format import load_vignette
 
-from decision.fhir_client import fetch_prefetch
-from decision.prefetch import prefetch_templates
-from decision.service import ServiceSettings, create_app
+from decision.cds_hooks.fhir_client import fetch_prefetch
+from decision.cds_hooks.prefetch import prefetch_templates
+from decision.cds_hooks.service import ServiceSettings, create_app
 
 CASE = load_vignette(Path(__file__).resolve().parent / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
 SERVER = "https://ehr.example/fhir"

@@ -22,7 +22,7 @@ SEPARATOR = "@@ spine-cds readme command done @@"
 
 def _spine_cds() -> list[str]:
     script = Path(sys.executable).parent / "spine-cds"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "decision.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "decision.cli.command"]
 
 
 def _healthy(url: str) -> bool:
@@ -125,7 +125,7 @@ def test_serve_logs_one_json_line_per_request_and_no_patient_id(
 
 
 def test_serve_refuses_an_unknown_policy_before_listening(capsys: pytest.CaptureFixture[str]) -> None:
-    from decision.cli import main
+    from decision.cli.command import main
 
     assert main(["serve", "--policy", "nicee", "--port", str(free_port())]) == 2
     assert "unknown policy 'nicee' (did you mean 'nice'?)" in capsys.readouterr().err

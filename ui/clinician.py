@@ -12,7 +12,7 @@ from decision.case import with_field
 from decision.diff import report_diff
 from decision.evaluate import InvalidCase
 from decision.explain import to_markdown
-from decision.fhir import FhirInputError, case_from_bundle
+from decision.fhir.importer import FhirInputError, case_from_bundle
 from decision.fields import field_catalogue
 from decision.report import Report
 from ui.case_form import case_form

@@ -10,8 +10,8 @@ from decision.evaluate import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.reload import ReloadingEvaluator
 from decision.report import Report
+from decision.store.store import CaseStore
 from ui.demo_cases import demo_cases
-from ui.store import CaseStore
 
 STATUS_COLOUR = {
     "indicated": "green",

@@ -11,8 +11,8 @@ import streamlit as st
 
 from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
+from decision.store.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError, candidate_label
 from ui.components import evaluator, show_report, store
-from ui.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError, candidate_label
 
 
 def _last_decision(case_id: str) -> str:

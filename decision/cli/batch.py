@@ -21,7 +21,7 @@ Result = tuple[str, bool]
 
 def evaluate_line(evaluator: CaseEvaluator, number: int, raw: bytes, policy: str | None) -> Result:
     """A report line, or an error record naming the line and the problems; never an exception."""
-    from decision.cli import InputError, parse_document
+    from decision.cli.command import InputError, parse_document
 
     payload: Any = None
     try:

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from decision.cds_hooks import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, Source, Suggestion
+from decision.cds_hooks.wire import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, Source, Suggestion
 from decision.explain import STATUS_LABEL, candidate_title, reason_label
-from decision.fhir import ProcedureSelection
+from decision.fhir.importer import ProcedureSelection
 from decision.report import IgnoredInput, Reason, Report, ReportCandidate, Status
 from knowledge.codemaps import default_codemaps
 from knowledge.loader import Knowledge

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from decision.prefetch import PATIENT_TOKEN
+from decision.cds_hooks.prefetch import PATIENT_TOKEN
 
 MAX_PAGES = 10
 TIMEOUT_SECONDS = 3.0

@@ -88,7 +88,7 @@ def _evaluate(payload: Any, policy: str | None) -> Any:
 
 def _evaluate_fhir(document: Any, name: str, policy: str | None) -> Any:
     from decision.evaluate import InvalidCase
-    from decision.fhir import FhirInputError, case_from_bundle, evaluate_imported
+    from decision.fhir.importer import FhirInputError, case_from_bundle, evaluate_imported
 
     try:
         imported = case_from_bundle(document)
@@ -140,7 +140,7 @@ class _Progress:
 
 
 def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.batch import run_dask, run_serial, run_workers
+    from decision.cli.batch import run_dask, run_serial, run_workers
 
     if args.dask:
         if not args.out or args.out == "-":
@@ -287,7 +287,7 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from ui.store import CaseStore, database_url
+    from decision.store.store import CaseStore, database_url
 
     url = args.database or database_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
@@ -305,7 +305,7 @@ def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.bench import format_table, run_benchmark
+    from decision.cli.bench import format_table, run_benchmark
 
     if args.cases < 100 or args.scale_cases < 10:
         raise InputError(["--cases must be at least 100 and --scale-cases at least 10"])
@@ -328,7 +328,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     import uvicorn
 
     from decision.case import Case
-    from decision.service import ServiceSettings, create_app
+    from decision.cds_hooks.service import ServiceSettings, create_app
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from decision.casegen import generate_cases
+from decision.cli.casegen import generate_cases
 from decision.evaluate import CaseEvaluator
 from decision.explain import to_text
 from decision.reference import reference_evaluate
@@ -97,7 +97,7 @@ def run_benchmark(
     floor_s = _floor(case_evaluator, cases)
     reference_s = _timed(lines, reference)
     results: dict[str, Any] = {
-        "case_mix": {"cases": case_count, "generator": "decision.casegen (seeded)"},
+        "case_mix": {"cases": case_count, "generator": "decision.cli.casegen (seeded)"},
         "knowledge": {
             "version": knowledge.version,
             "hash": knowledge.content_hash[:12],

@@ -1,8 +1,8 @@
 """The CDS Hooks 2.0 service: discovery, patient-view and order-select cards, feedback, health.
 
-Thin: a request is checked (decision.cds_hooks), its prefetch becomes a case (decision.prefetch,
-decision.fhir), the engine evaluates it, cards are written from the report (decision.cards), and
-the case, its report and the cards issued are stored (ui.store) so that the MDT can open the case
+Thin: a request is checked (decision.cds_hooks.wire), its prefetch becomes a case (decision.cds_hooks.prefetch,
+decision.fhir.importer), the engine evaluates it, cards are written from the report (decision.cds_hooks.cards), and
+the case, its report and the cards issued are stored (decision.store.store) so that the MDT can open the case
 from the card's link and feedback reaches the audit trail. Nothing else is kept between requests,
 so identical replicas can sit behind a load balancer over one shared store.
 
@@ -30,9 +30,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from decision.cards import CardWriter, IssuedCard
 from decision.case import Case
-from decision.cds_hooks import (
+from decision.cds_hooks.cards import CardWriter, IssuedCard
+from decision.cds_hooks.fhir_client import fetch_prefetch
+from decision.cds_hooks.prefetch import Gathered, PrefetchError, about_another_patient, gather, prefetch_templates
+from decision.cds_hooks.wire import (
     DiscoveryService,
     FeedbackRequest,
     Hook,
@@ -43,11 +45,9 @@ from decision.cds_hooks import (
     problems,
 )
 from decision.evaluate import InvalidCase, default_evaluator
-from decision.fhir import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
-from decision.fhir_client import fetch_prefetch
-from decision.prefetch import Gathered, PrefetchError, about_another_patient, gather, prefetch_templates
+from decision.fhir.importer import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
 from decision.report import Report
-from ui.store import CardRecord, CaseStore, StoreError, candidate_label
+from decision.store.store import CardRecord, CaseStore, StoreError, candidate_label
 
 logger = logging.getLogger("spine_cds.service")
 MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -1,0 +1,1 @@
+"""CDS Hooks 2.0: the wire models, prefetch into a case, the FHIR client, cards and orders, the service."""

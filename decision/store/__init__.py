@@ -1,0 +1,1 @@
+"""Cases, MDT decisions and the audit chain, in SQLite by default or any SQLAlchemy database."""
