@@ -70,7 +70,7 @@ class VocabId:
         return core_schema.no_info_after_validator_function(self.check, handler(source))
 
     def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
-        return {"type": "string", "enum": self.ids(), "description": self.description}
+        return {"type": "string", "enum": self.ids(), "description": self.description, "vocabulary": self.kind}
 
 
 def _iso_date(value: Any) -> Any:
@@ -136,15 +136,17 @@ def _medication_name(value: Any) -> Any:
 
 class Diagnosis(BaseModel):
     model_config = CASE_CONFIG
-    condition: ConditionId | None = None
-    region: RegionId | None = None
+    condition: ConditionId | None = Field(default=None, title="Condition")
+    region: RegionId | None = Field(default=None, title="Region")
     subtype: str | None = Field(
-        default=None, description="Stenosis: central, foraminal, lateral_recess; CRPS: type_1, type_2."
+        default=None, title="Subtype", description="Stenosis: central, foraminal, lateral_recess; CRPS: type_1, type_2."
     )
-    levels: list[Level] | None = Field(default=None, max_length=12)
-    side: SideId | None = None
+    levels: list[Level] | None = Field(default=None, max_length=12, title="Levels (e.g. L4-L5, L5-S1)")
+    side: SideId | None = Field(default=None, title="Side")
     prior_surgery_at_site: bool | None = Field(
-        default=None, description="Earlier surgery or radiation at the site to be injected."
+        default=None,
+        title="Earlier surgery or radiation at this site?",
+        description="Earlier surgery or radiation at the site to be injected.",
     )
 
     @model_validator(mode="after")
@@ -198,45 +200,71 @@ class Diagnosis(BaseModel):
 
 class Symptoms(BaseModel):
     model_config = CASE_CONFIG
-    pain_pattern: PainPatternId | None = None
-    duration_weeks: float | None = Field(default=None, ge=0, le=5200, description="Weeks since onset.")
-    pain_score: float | None = Field(default=None, ge=0, le=10, description="Numeric rating scale 0-10.")
-    neurogenic_claudication: bool | None = None
-    functional_impairment: bool | None = None
-    progressive_neurological_deficit: bool | None = None
-    cauda_equina_signs: bool | None = None
+    pain_pattern: PainPatternId | None = Field(default=None, title="Pain pattern")
+    duration_weeks: float | None = Field(
+        default=None,
+        ge=0,
+        le=5200,
+        title="Weeks since the symptoms began",
+        description="Weeks since onset.",
+        json_schema_extra={"unit": "weeks"},
+    )
+    pain_score: float | None = Field(
+        default=None, ge=0, le=10, title="Pain score (0-10)", description="Numeric rating scale 0-10."
+    )
+    neurogenic_claudication: bool | None = Field(default=None, title="Neurogenic claudication?")
+    functional_impairment: bool | None = Field(default=None, title="Functional impairment?")
+    progressive_neurological_deficit: bool | None = Field(default=None, title="Progressive neurological deficit?")
+    cauda_equina_signs: bool | None = Field(default=None, title="Cauda equina signs?")
     acute_and_severe_sciatica: bool | None = Field(
         default=None,
+        title="Sciatica acute and severe (your judgement)?",
         description="The clinician judges the sciatica acute and severe (NICE NG59 gives no figure for either).",
     )
 
 
 class ConservativeCare(BaseModel):
     model_config = CASE_CONFIG
-    weeks: float | None = Field(default=None, ge=0, le=5200)
-    failed: bool | None = Field(default=None, description="Tried and did not give enough relief.")
+    weeks: float | None = Field(
+        default=None, ge=0, le=5200, title="Weeks of conservative care", json_schema_extra={"unit": "weeks"}
+    )
+    failed: bool | None = Field(
+        default=None, title="Conservative care failed?", description="Tried and did not give enough relief."
+    )
 
 
 class Imaging(BaseModel):
     model_config = CASE_CONFIG
-    modality: ModalityId | None = None
-    date: IsoDate | None = None
-    concordant: bool | None = Field(default=None, description="Findings match the clinical picture.")
+    modality: ModalityId | None = Field(default=None, title="Modality")
+    date: IsoDate | None = Field(default=None, title="Date")
+    concordant: bool | None = Field(
+        default=None, title="Matches the symptoms?", description="Findings match the clinical picture."
+    )
 
 
 class Medication(BaseModel):
     model_config = CASE_CONFIG
-    name: Annotated[str, BeforeValidator(_medication_name), Field(min_length=1, max_length=100)]
+    name: Annotated[str, BeforeValidator(_medication_name), Field(min_length=1, max_length=100)] = Field(
+        title="Name", description="Generic or brand name."
+    )
     last_dose_hours_ago: float | None = Field(
-        default=None, ge=0, le=1_000_000, description="Hours since the last dose."
+        default=None,
+        ge=0,
+        le=1_000_000,
+        title="Hours since the last dose",
+        description="Hours since the last dose.",
+        json_schema_extra={"unit": "hours"},
     )
     drug_class: DrugClassId | None = Field(
         default=None,
+        title="Drug class (if not in the drug list)",
         description="Answers 'is this an anticoagulant or antiplatelet?' for a name the drug list does not hold; "
         "for a listed drug the list's class is used.",
     )
     regimen: RegimenId | None = Field(
-        default=None, description="Dose or indication (prophylactic/therapeutic, primary/secondary prevention)."
+        default=None,
+        title="Dose or indication",
+        description="Dose or indication (prophylactic/therapeutic, primary/secondary prevention).",
     )
 
 
@@ -244,8 +272,8 @@ class LabRange(BaseModel):
     """A laboratory's reference range, as reported with the result."""
 
     model_config = CASE_CONFIG
-    low: float | None = Field(default=None, ge=0, le=5000)
-    high: float | None = Field(default=None, ge=0, le=5000)
+    low: float | None = Field(default=None, ge=0, le=5000, title="lower limit")
+    high: float | None = Field(default=None, ge=0, le=5000, title="upper limit")
 
     @model_validator(mode="after")
     def _low_not_above_high(self) -> LabRange:
@@ -260,12 +288,19 @@ class LabRange(BaseModel):
 
 class Labs(BaseModel):
     model_config = CASE_CONFIG
-    inr: float | None = Field(default=None, gt=0, le=20)
-    platelets: float | None = Field(default=None, ge=0, le=5000, description="x10^9/L")
-    hba1c: float | None = Field(default=None, ge=0, le=25, description="%")
-    glucose: float | None = Field(default=None, ge=0, le=100, description="mmol/L")
+    inr: float | None = Field(default=None, gt=0, le=20, title="INR")
+    platelets: float | None = Field(
+        default=None, ge=0, le=5000, title="Platelets", description="x10^9/L", json_schema_extra={"unit": "x10^9/L"}
+    )
+    hba1c: float | None = Field(
+        default=None, ge=0, le=25, title="HbA1c", description="%", json_schema_extra={"unit": "%"}
+    )
+    glucose: float | None = Field(
+        default=None, ge=0, le=100, title="Glucose", description="mmol/L", json_schema_extra={"unit": "mmol/L"}
+    )
     ranges: dict[LabId, LabRange] | None = Field(
         default=None,
+        title="The laboratory's reference ranges, where it reported them",
         description="Reference ranges reported with the results (by lab id); without one the policy's sourced "
         "default range is used, and a value with no range at all is asked about.",
     )
@@ -273,56 +308,69 @@ class Labs(BaseModel):
 
 class Comorbidities(BaseModel):
     model_config = CASE_CONFIG
-    active_infection: bool | None = None
-    injection_site_infection: bool | None = None
-    bleeding_disorder: bool | None = None
+    active_infection: bool | None = Field(default=None, title="Active infection (systemic or at the site)?")
+    injection_site_infection: bool | None = Field(default=None, title="Infection at the injection site?")
+    bleeding_disorder: bool | None = Field(default=None, title="Bleeding disorder?")
     bleeding_disorder_controlled: bool | None = Field(
-        default=None, description="A recorded bleeding disorder is corrected or controlled."
+        default=None,
+        title="Bleeding disorder corrected or controlled?",
+        description="A recorded bleeding disorder is corrected or controlled.",
     )
-    spinal_malignancy: bool | None = None
+    spinal_malignancy: bool | None = Field(default=None, title="Spinal tumour or cancer?")
     malignancy_near_target: bool | None = Field(
-        default=None, description="A spinal tumour lies at or near the level to be injected."
+        default=None,
+        title="Tumour at or near the target level?",
+        description="A spinal tumour lies at or near the level to be injected.",
     )
     renal_disease: bool | None = Field(
-        default=None, description="Severe kidney disease or dysfunction (raises a procedure's bleeding-risk class)."
+        default=None,
+        title="Severe kidney disease?",
+        description="Severe kidney disease or dysfunction (raises a procedure's bleeding-risk class).",
     )
     renal_impairment: bool | None = Field(
-        default=None, description="Impaired renal function of any degree (lengthens the dabigatran hold)."
+        default=None,
+        title="Impaired renal function (any degree)?",
+        description="Impaired renal function of any degree (lengthens the dabigatran hold).",
     )
-    liver_disease: bool | None = Field(default=None, description="Severe liver disease or dysfunction.")
-    osteoporosis: bool | None = None
-    diabetes: ControlLevelId | None = None
-    heart_failure: ControlLevelId | None = None
+    liver_disease: bool | None = Field(
+        default=None, title="Severe liver disease?", description="Severe liver disease or dysfunction."
+    )
+    osteoporosis: bool | None = Field(default=None, title="Osteoporosis?")
+    diabetes: ControlLevelId | None = Field(default=None, title="Diabetes")
+    heart_failure: ControlLevelId | None = Field(default=None, title="Heart failure")
 
 
 class PriorInjection(BaseModel):
     model_config = CASE_CONFIG
-    procedure: ProcedureId | None = None
-    approach: ApproachId | None = None
-    region: RegionId | None = None
-    date: IsoDate | None = None
-    steroid: bool | None = None
-    relief_percent: Percent | None = None
-    relief_weeks: float | None = Field(default=None, ge=0, le=5200)
+    procedure: ProcedureId | None = Field(default=None, title="Procedure")
+    approach: ApproachId | None = Field(default=None, title="Approach")
+    region: RegionId | None = Field(default=None, title="Region")
+    date: IsoDate | None = Field(default=None, title="Date")
+    steroid: bool | None = Field(default=None, title="Steroid given?")
+    relief_percent: Percent | None = Field(default=None, title="Relief", json_schema_extra={"unit": "%"})
+    relief_weeks: float | None = Field(
+        default=None, ge=0, le=5200, title="Weeks of relief", json_schema_extra={"unit": "weeks"}
+    )
     worked: bool | None = Field(
         default=None,
+        title="Worked (worthwhile, lasting relief)?",
         description="The clinician judges it gave worthwhile, lasting relief (decides a repeat radiofrequency ablation).",
     )
 
 
 class DiagnosticBlock(BaseModel):
     model_config = CASE_CONFIG
-    procedure: ProcedureId | None = None
-    region: RegionId | None = None
-    levels: list[Level] | None = Field(default=None, max_length=12)
-    date: IsoDate | None = None
-    relief_percent: Percent | None = None
+    procedure: ProcedureId | None = Field(default=None, title="Procedure")
+    region: RegionId | None = Field(default=None, title="Region")
+    levels: list[Level] | None = Field(default=None, max_length=12, title="Levels (e.g. L4-L5, L5-S1)")
+    date: IsoDate | None = Field(default=None, title="Date")
+    relief_percent: Percent | None = Field(default=None, title="Relief", json_schema_extra={"unit": "%"})
 
 
 class Exam(BaseModel):
     model_config = CASE_CONFIG
-    si_provocation_positive: int | None = Field(default=None, ge=0, le=20)
-    si_provocation_tested: int | None = Field(default=None, ge=0, le=20)
+    si_provocation_positive: int | None = Field(default=None, ge=0, le=20, title="SI provocation tests positive")
+    si_provocation_tested: int | None = Field(default=None, ge=0, le=20, title="SI provocation tests done")
 
     @model_validator(mode="after")
     def _positive_not_above_tested(self) -> Exam:
@@ -339,35 +387,56 @@ class Exam(BaseModel):
 class CrpsCriteria(BaseModel):
     model_config = CASE_CONFIG
     symptom_categories: int | None = Field(
-        default=None, ge=0, le=4, description="Budapest symptom categories met (of 4)."
+        default=None,
+        ge=0,
+        le=4,
+        title="Budapest symptom categories met (of 4)",
+        description="Budapest symptom categories met (of 4).",
     )
-    sign_categories: int | None = Field(default=None, ge=0, le=4, description="Budapest sign categories met (of 4).")
-    other_diagnosis_excluded: bool | None = None
+    sign_categories: int | None = Field(
+        default=None,
+        ge=0,
+        le=4,
+        title="Budapest sign categories met (of 4)",
+        description="Budapest sign categories met (of 4).",
+    )
+    other_diagnosis_excluded: bool | None = Field(default=None, title="Other diagnosis excluded?")
 
 
 class Case(BaseModel):
     """A patient case. Omitted or null fields are unknown; an empty list means "none"."""
 
     model_config = CASE_CONFIG
-    case_id: str | None = Field(default=None, max_length=200)
-    assessment_date: IsoDate | None = Field(default=None, description="Windows are counted back from this date.")
-    age: float | None = Field(default=None, ge=0, le=130)
-    sex: SexId | None = None
-    pregnant: bool | None = None
-    breastfeeding: bool | None = None
-    diagnoses: list[Diagnosis] | None = Field(default=None, max_length=20)
-    symptoms: Symptoms | None = None
-    conservative_care: ConservativeCare | None = None
-    imaging: list[Imaging] | None = Field(default=None, max_length=MAX_LIST)
-    medications: list[Medication] | None = Field(default=None, max_length=MAX_LIST)
-    labs: Labs | None = None
-    comorbidities: Comorbidities | None = None
-    allergies: list[AllergyId] | None = Field(default=None, max_length=20)
-    prior_injections: list[PriorInjection] | None = Field(default=None, max_length=MAX_LIST)
-    diagnostic_blocks: list[DiagnosticBlock] | None = Field(default=None, max_length=MAX_LIST)
-    exam: Exam | None = None
-    crps_criteria: CrpsCriteria | None = None
-    policy: str | None = Field(default=None, max_length=50, description="Policy profile id; default clinic.")
+    case_id: str | None = Field(default=None, max_length=200, title="Case id (no patient identifiers)")
+    assessment_date: IsoDate | None = Field(
+        default=None, title="Assessment date", description="Windows are counted back from this date."
+    )
+    age: float | None = Field(default=None, ge=0, le=130, title="Age", json_schema_extra={"unit": "years"})
+    sex: SexId | None = Field(default=None, title="Sex")
+    pregnant: bool | None = Field(default=None, title="Pregnant?")
+    breastfeeding: bool | None = Field(default=None, title="Breastfeeding?")
+    diagnoses: list[Diagnosis] | None = Field(default=None, max_length=20, title="Diagnosis")
+    symptoms: Symptoms | None = Field(default=None, title="Symptoms")
+    conservative_care: ConservativeCare | None = Field(default=None, title="Conservative care so far")
+    imaging: list[Imaging] | None = Field(default=None, max_length=MAX_LIST, title="Imaging")
+    medications: list[Medication] | None = Field(
+        default=None,
+        max_length=MAX_LIST,
+        title="Medication history",
+        description="Generic or brand names; an empty list means none.",
+    )
+    labs: Labs | None = Field(default=None, title="Laboratory results")
+    comorbidities: Comorbidities | None = Field(default=None, title="Comorbidities")
+    allergies: list[AllergyId] | None = Field(default=None, max_length=20, title="Allergies")
+    prior_injections: list[PriorInjection] | None = Field(default=None, max_length=MAX_LIST, title="Earlier injections")
+    diagnostic_blocks: list[DiagnosticBlock] | None = Field(
+        default=None, max_length=MAX_LIST, title="Diagnostic blocks"
+    )
+    exam: Exam | None = Field(default=None, title="Examination (sacroiliac joint)")
+    crps_criteria: CrpsCriteria | None = Field(default=None, title="CRPS (Budapest criteria)")
+    policy: str | None = Field(
+        default=None, max_length=50, title="Policy profile", description="Policy profile id; default clinic."
+    )
 
     @model_validator(mode="after")
     def _male_not_pregnant(self) -> Case:

@@ -7,7 +7,7 @@ so that a typo in the knowledge is an error at load time, never a rule that sile
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal
 
@@ -16,7 +16,8 @@ from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, Is
 from knowledge.loader import Knowledge, did_you_mean
 from knowledge.schema import Vocabulary
 
-FieldKind = Literal["bool", "number", "enum", "enum_list", "date", "text"]
+FieldKind = Literal["bool", "number", "enum", "enum_list", "date", "text", "text_list"]
+"""`text_list` (a diagnosis's levels) is asked by the form; no rule reads it, so it is not in the catalogue."""
 
 OPS_BY_KIND: dict[FieldKind, tuple[str, ...]] = {
     "bool": ("eq", "neq"),
@@ -41,9 +42,29 @@ def lab_judgement_field(lab: str) -> str:
 
 @dataclass(frozen=True)
 class FieldSpec:
+    """One case field as the model declares it: its type for rules, and its question for a form.
+
+    `vocabulary` names the vocabulary list its choices come from (their labels are there); `minimum`
+    and `maximum` are the model's validity bounds (an exclusive minimum is given as the minimum).
+    """
+
     path: str
     kind: FieldKind
     choices: tuple[str, ...] = ()
+    title: str = ""
+    description: str = ""
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    integer: bool = False
+    vocabulary: str = ""
+
+    def label(self) -> str:
+        """The question as a form shows it: the title, with the unit unless the title already says it."""
+        title = self.title or self.path
+        if self.unit and self.unit.casefold() not in title.casefold():
+            return f"{title} ({self.unit})"
+        return title
 
 
 @dataclass(frozen=True)
@@ -66,24 +87,121 @@ class FieldCatalogue:
 
 
 def _spec_from_schema(path: str, prop: dict[str, Any]) -> FieldSpec | None:
+    spec = _typed_spec(path, prop)
+    if spec is None:
+        return None
+    return replace(
+        spec,
+        title=str(prop.get("title", "")),
+        description=str(prop.get("description", "")),
+        unit=str(prop.get("unit", "")),
+    )
+
+
+def _typed_spec(path: str, prop: dict[str, Any]) -> FieldSpec | None:
     options = prop.get("anyOf", [prop])
     for option in options:
         if option.get("type") == "null":
             continue
         if "enum" in option:
-            return FieldSpec(path, "enum", tuple(option["enum"]))
+            return FieldSpec(path, "enum", tuple(option["enum"]), vocabulary=str(option.get("vocabulary", "")))
         kind = option.get("type")
         if kind == "boolean":
             return FieldSpec(path, "bool")
         if kind in ("number", "integer"):
-            return FieldSpec(path, "number")
+            minimum = option.get("minimum", option.get("exclusiveMinimum"))
+            maximum = option.get("maximum", option.get("exclusiveMaximum"))
+            return FieldSpec(path, "number", minimum=minimum, maximum=maximum, integer=kind == "integer")
         if kind == "string" and option.get("format") == "date":
             return FieldSpec(path, "date")
         if kind == "string":
             return FieldSpec(path, "text")
-        if kind == "array" and "enum" in option.get("items", {}):
-            return FieldSpec(path, "enum_list", tuple(option["items"]["enum"]))
+        items = option.get("items", {})
+        if kind == "array" and "enum" in items:
+            return FieldSpec(path, "enum_list", tuple(items["enum"]), vocabulary=str(items.get("vocabulary", "")))
+        if kind == "array" and items.get("type") == "string":
+            return FieldSpec(path, "text_list")
     return None
+
+
+def _subtype_spec(spec: FieldSpec) -> FieldSpec:
+    """A diagnosis's subtype: every condition's subtypes (which fit which condition, the model checks)."""
+    from decision.case import vocabulary
+
+    subtypes = vocabulary().subtypes
+    return replace(spec, kind="enum", choices=tuple(sorted({s for subs in subtypes.values() for s in subs})))
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    """A part of the case as a clinician is asked it, in the model's order.
+
+    `path` is "" for the case's own fields, a sub-model (`symptoms`), a list whose items are
+    asked (`medications`, `repeated`), or a map asked once per key (`labs.ranges`, `keys`).
+    A sub-model's fields carry their dotted case path; a list's or map's, their name in the item.
+    """
+
+    path: str
+    title: str
+    fields: tuple[FieldSpec, ...]
+    repeated: bool = False
+    keys: tuple[str, ...] = ()
+
+
+def _map_of(prop: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+    for option in prop.get("anyOf", [prop]):
+        values = option.get("additionalProperties")
+        if option.get("type") == "object" and isinstance(values, dict) and "$ref" in values:
+            return values["$ref"].rsplit("/", 1)[-1], tuple(option.get("propertyNames", {}).get("enum", ()))
+    return None
+
+
+def _layout_of(
+    schema: dict[str, Any], defs: dict[str, Any], props: dict[str, Any], prefix: str
+) -> tuple[list[FieldSpec], list[FieldGroup]]:
+    own: list[FieldSpec] = []
+    groups: list[FieldGroup] = []
+    for key, prop in props.items():
+        title = str(prop.get("title", key))
+        ref, is_list = _ref(prop)
+        mapped = _map_of(prop)
+        if mapped is not None:
+            item, keys = mapped
+            groups.append(
+                FieldGroup(
+                    prefix + key, title, tuple(_model_fields(schema, item, defs, for_rules=False).values()), keys=keys
+                )
+            )
+        elif ref is not None and is_list:
+            groups.append(
+                FieldGroup(key, title, tuple(_model_fields(schema, ref, defs, for_rules=False).values()), repeated=True)
+            )
+        elif ref is not None:
+            fields, nested = _layout_of(schema, defs, defs[ref]["properties"], f"{prefix}{key}.")
+            groups.extend([FieldGroup(prefix + key, title, tuple(fields)), *nested])
+        else:
+            spec = _spec_from_schema(prefix + key, prop)
+            if spec is not None:
+                own.append(spec)
+    return own, groups
+
+
+@cache
+def case_layout() -> tuple[FieldGroup, ...]:
+    """The case's questions, read off the case model: its own fields first, then each part in order.
+
+    Titles, units, bounds and choices are the model's, so a form built from this never repeats them.
+    """
+    schema = Case.model_json_schema()
+    own, groups = _layout_of(schema, schema.get("$defs", {}), schema["properties"], "")
+    laid_out = [FieldGroup("", str(schema.get("title", "")), tuple(own))]
+    for group in groups:
+        subtype = next((f for f in group.fields if f.path.rsplit(".", 1)[-1] == "subtype"), None)
+        if group.path == "diagnoses" and subtype is not None:
+            fields = tuple(_subtype_spec(f) if f is subtype else f for f in group.fields)
+            group = replace(group, fields=fields)
+        laid_out.append(group)
+    return tuple(laid_out)
 
 
 def _ref(prop: dict[str, Any]) -> tuple[str | None, bool]:
@@ -95,12 +213,14 @@ def _ref(prop: dict[str, Any]) -> tuple[str | None, bool]:
     return None, False
 
 
-def _model_fields(schema: dict[str, Any], name: str, defs: dict[str, Any]) -> dict[str, FieldSpec]:
+def _model_fields(
+    schema: dict[str, Any], name: str, defs: dict[str, Any], for_rules: bool = True
+) -> dict[str, FieldSpec]:
     props = defs[name]["properties"] if name in defs else schema["properties"]
     out: dict[str, FieldSpec] = {}
     for key, prop in props.items():
         spec = _spec_from_schema(key, prop)
-        if spec is not None:
+        if spec is not None and not (for_rules and spec.kind == "text_list"):
             out[key] = spec
     return out
 
@@ -122,7 +242,7 @@ def field_catalogue() -> FieldCatalogue:
         ref, is_list = _ref(prop)
         if ref is None:
             spec = _spec_from_schema(key, prop)
-            if spec is not None:
+            if spec is not None and spec.kind != "text_list":
                 scalars[key] = spec
         elif is_list:
             items = _model_fields(schema, ref, defs)
@@ -130,10 +250,9 @@ def field_catalogue() -> FieldCatalogue:
         else:
             groups.add(key)
             for sub, spec in _model_fields(schema, ref, defs).items():
-                scalars[f"{key}.{sub}"] = FieldSpec(f"{key}.{sub}", spec.kind, spec.choices)
+                scalars[f"{key}.{sub}"] = replace(spec, path=f"{key}.{sub}")
     meds = lists["medications"].items
-    meds["name"] = FieldSpec("name", "text", tuple(sorted(vocab.medications)))
-    meds["drug_class"] = FieldSpec("drug_class", "enum", tuple(sorted(vocab.drug_classes)))
+    meds["name"] = replace(meds["name"], choices=tuple(sorted(vocab.medications)))
     meds["recognised"] = FieldSpec("recognised", "bool")
     meds["placed"] = FieldSpec("placed", "bool")
     meds["tabled"] = FieldSpec("tabled", "bool")
@@ -143,10 +262,8 @@ def field_catalogue() -> FieldCatalogue:
     groups.add(LAB_RANGES)
     for sub, spec in _model_fields(Diagnosis.model_json_schema(), "Diagnosis", {}).items():
         if spec.kind != "enum_list" and sub != "levels":
-            scalars[f"diagnosis.{sub}"] = FieldSpec(f"diagnosis.{sub}", spec.kind, spec.choices)
-    scalars["diagnosis.subtype"] = FieldSpec(
-        "diagnosis.subtype", "enum", tuple(sorted({s for subs in vocab.subtypes.values() for s in subs}))
-    )
+            scalars[f"diagnosis.{sub}"] = replace(spec, path=f"diagnosis.{sub}")
+    scalars["diagnosis.subtype"] = _subtype_spec(scalars["diagnosis.subtype"])
     scalars["diagnosis.level_count"] = FieldSpec("diagnosis.level_count", "number")
     for path, spec in _candidate_fields(vocab).items():
         scalars[path] = spec
