@@ -18,7 +18,7 @@ from vignette_format import SHARED_VIGNETTES, load_vignette
 
 from decision import evaluate
 from decision.cli.command import main
-from decision.store.store import CaseStore
+from decision.store import CaseStore
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
@@ -27,7 +27,7 @@ WRITER = """
 import sys, json
 sys.path.insert(0, {root!r})
 from decision import evaluate
-from decision.store.store import CaseStore
+from decision.store import CaseStore
 store = CaseStore({url!r})
 case = json.loads({case!r})
 case_id = store.save_case(case, evaluate(case), "killed writer", "writer")

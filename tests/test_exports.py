@@ -9,7 +9,7 @@ from pathlib import Path
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
 from decision import evaluate
-from decision.store.store import NO_PROCEDURE, CaseStore
+from decision.store import NO_PROCEDURE, CaseStore
 from ui.export import report_pdf
 from ui.mdt import meeting_csv, meeting_markdown
 

@@ -34,7 +34,7 @@ from decision.cds_hooks.service import ServiceSettings, create_app
 from decision.evaluate import default_evaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.fhir.importer import procedure_from_order
-from decision.store.store import CaseStore
+from decision.store import CaseStore
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
 CARD_STATUSES = ("indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated")

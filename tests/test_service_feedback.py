@@ -26,7 +26,7 @@ from vignette_format import load_vignette
 
 from decision.cds_hooks.service import ServiceSettings, create_app
 from decision.cli.command import main
-from decision.store.store import CaseStore
+from decision.store import CaseStore
 
 CASE = load_vignette(
     Path(__file__).resolve().parent / "vignettes" / "nerve-root-block-contrast-allergy-ultrasound.yaml"

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
 from decision import evaluate
-from decision.store.store import NO_PROCEDURE, CaseStore, StoreError
+from decision.store import NO_PROCEDURE, CaseStore, StoreError
 
 RADICULAR = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
 CAUDA = load_vignette(SHARED_VIGNETTES / "red-flag-cauda-equina.yaml")["case"]

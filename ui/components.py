@@ -10,7 +10,7 @@ from decision.evaluate import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.reload import ReloadingEvaluator
 from decision.report import Report
-from decision.store.store import CaseStore
+from decision.store import CaseStore
 from ui.demo_cases import demo_cases
 
 STATUS_COLOUR = {

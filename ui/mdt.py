@@ -11,7 +11,7 @@ import streamlit as st
 
 from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
-from decision.store.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError, candidate_label
+from decision.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError, candidate_label
 from ui.components import evaluator, show_report, store
 
 
@@ -137,7 +137,7 @@ def mdt_page() -> None:
             decided = case_store.record_decision(chosen, procedure, who, reason)
             st.success(f"Recorded: {decided.procedure} by {decided.decided_by} (engine: {decided.engine_status}).")
         except StoreError as exc:
-            st.error(str(exc))
+            st.error("; ".join(exc.problems))
     st.markdown("**Audit trail**")
     trail = case_store.audit_trail(chosen)
     st.table(

@@ -2,7 +2,7 @@
 
 Thin: a request is checked (decision.cds_hooks.wire), its prefetch becomes a case (decision.cds_hooks.prefetch,
 decision.fhir.importer), the engine evaluates it, cards are written from the report (decision.cds_hooks.cards), and
-the case, its report and the cards issued are stored (decision.store.store) so that the MDT can open the case
+the case, its report and the cards issued are stored (decision.store) so that the MDT can open the case
 from the card's link and feedback reaches the audit trail. Nothing else is kept between requests,
 so identical replicas can sit behind a load balancer over one shared store.
 
@@ -47,7 +47,7 @@ from decision.cds_hooks.wire import (
 from decision.evaluate import InvalidCase, default_evaluator
 from decision.fhir.importer import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
 from decision.report import Report
-from decision.store.store import CardRecord, CaseStore, StoreError, candidate_label
+from decision.store import CardRecord, CaseStore, StoreError, candidate_label
 
 logger = logging.getLogger("spine_cds.service")
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -404,7 +404,7 @@ class CdsHooksService:
                     item.outcomeTimestamp,
                 )
             except StoreError as exc:  # issued between the check and now cannot vanish; kept for safety
-                raise HttpProblem(404, "unknown card", [str(exc)]) from None
+                raise HttpProblem(404, "unknown card", exc.problems) from None
         log["feedback"] = len(request.feedback)
         return {"recorded": len(request.feedback)}
 

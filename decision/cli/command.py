@@ -287,7 +287,7 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.store.store import CaseStore, database_url
+    from decision.store import CaseStore, database_url
 
     url = args.database or database_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():

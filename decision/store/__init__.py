@@ -1,1 +1,40 @@
-"""Cases, MDT decisions and the audit chain, in SQLite by default or any SQLAlchemy database."""
+"""Cases, MDT decisions and the audit chain, in SQLite by default or any SQLAlchemy database.
+
+`tables` is the schema, `records` what the store hands back, `audit` the hash chain, `cases`,
+`decisions` and `cards` the operations, and `CaseStore` (case_store) all of them over one database.
+"""
+
+from decision.store.audit import GENESIS, chain_breaks, entry_hash
+from decision.store.case_store import DEFAULT_PATH, CaseStore, database_url
+from decision.store.decisions import differs_from_engine, engine_status
+from decision.store.errors import StoreError
+from decision.store.records import (
+    FEEDBACK_OUTCOMES,
+    NO_PROCEDURE,
+    AuditEntry,
+    CardRecord,
+    Decision,
+    StoredCard,
+    StoredCase,
+    candidate_label,
+)
+
+__all__ = [
+    "DEFAULT_PATH",
+    "FEEDBACK_OUTCOMES",
+    "GENESIS",
+    "NO_PROCEDURE",
+    "AuditEntry",
+    "CardRecord",
+    "CaseStore",
+    "Decision",
+    "StoreError",
+    "StoredCard",
+    "StoredCase",
+    "candidate_label",
+    "chain_breaks",
+    "database_url",
+    "differs_from_engine",
+    "engine_status",
+    "entry_hash",
+]

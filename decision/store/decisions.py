@@ -1,0 +1,101 @@
+"""The MDT's decisions: which procedure (or none), who decided, and why when it is not the engine's."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+
+from decision.report import Report
+from decision.store.audit import append_entry
+from decision.store.cases import CaseRecords
+from decision.store.errors import StoreError
+from decision.store.records import NO_PROCEDURE, Decision, as_utc, candidate_label, now
+from decision.store.tables import decisions_table
+
+INDICATED = ("indicated", "indicated_with_caution")
+
+
+class DecisionRecords(CaseRecords):
+    """Decisions on stored cases; every decision is an entry in the audit trail."""
+
+    def record_decision(
+        self, case_id: str, procedure: str, decided_by: str, override_reason: str | None = None
+    ) -> Decision:
+        """The meeting's decision; an override reason is required when it differs from the engine's."""
+        stored = self.stored_case(case_id)
+        if not decided_by.strip():
+            raise StoreError(["who decided: a name is required"])
+        status = engine_status(stored.report, procedure)
+        reason = (override_reason or "").strip() or None
+        if differs_from_engine(stored.report, procedure) and not reason:
+            raise StoreError(
+                [f"the decision ({procedure}) differs from the engine's ({status}); give an override reason"]
+            )
+        decided = Decision(
+            case_id=case_id,
+            decided_at=now(),
+            decided_by=decided_by.strip(),
+            procedure=procedure,
+            engine_status=status,
+            override_reason=reason,
+            knowledge_version=stored.report.knowledge_version,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(decisions_table).values(
+                    case_id=case_id,
+                    decided_at=decided.decided_at,
+                    decided_by=decided.decided_by,
+                    procedure=procedure,
+                    engine_status=status,
+                    override_reason=reason,
+                    knowledge_version=decided.knowledge_version,
+                )
+            )
+            append_entry(
+                conn,
+                case_id,
+                decided.decided_by,
+                "decision recorded",
+                {"procedure": procedure, "engine_status": status, "override_reason": reason},
+                decided.knowledge_version,
+            )
+        return decided
+
+    def decisions(self, case_id: str | None = None) -> list[Decision]:
+        query = select(decisions_table).order_by(decisions_table.c.id)
+        if case_id:
+            query = query.where(decisions_table.c.case_id == case_id)
+        with self.engine.connect() as conn:
+            return [
+                Decision(
+                    case_id=r.case_id,
+                    decided_at=as_utc(r.decided_at),
+                    decided_by=r.decided_by,
+                    procedure=r.procedure,
+                    engine_status=r.engine_status,
+                    override_reason=r.override_reason,
+                    knowledge_version=r.knowledge_version,
+                )
+                for r in conn.execute(query)
+            ]
+
+
+def engine_status(report: Report, procedure: str) -> str:
+    """What the engine said of the chosen procedure (or, for no procedure, whether any was indicated)."""
+    if procedure == NO_PROCEDURE:
+        return "indicated candidates exist" if _indicated(report) else "none indicated"
+    for cand in report.candidates:
+        if candidate_label(cand.procedure, cand.approach, cand.region) == procedure:
+            return cand.status
+    return "not considered"
+
+
+def differs_from_engine(report: Report, procedure: str) -> bool:
+    indicated = _indicated(report)
+    if procedure == NO_PROCEDURE:
+        return bool(indicated)
+    return procedure not in indicated
+
+
+def _indicated(report: Report) -> list[str]:
+    return [candidate_label(c.procedure, c.approach, c.region) for c in report.candidates if c.status in INDICATED]
