@@ -36,13 +36,9 @@ class ReportDiff(BaseModel):
         )
 
 
-def _key(procedure: str, approach: str | None, region: str | None) -> str:
-    return "/".join(part or "-" for part in (procedure, approach, region))
-
-
 def report_diff(before: Report, after: Report) -> ReportDiff:
-    old = {_key(c.procedure, c.approach, c.region): c.status for c in before.candidates}
-    new = {_key(c.procedure, c.approach, c.region): c.status for c in after.candidates}
+    old = {c.key: c.status for c in before.candidates}
+    new = {c.key: c.status for c in after.candidates}
     changes = [
         StatusChange(candidate=key, before=old.get(key), after=new.get(key))
         for key in sorted(old.keys() | new.keys())

@@ -6,8 +6,6 @@ and every evaluation reuses the registered rulesets (per-case ruleset work would
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -18,12 +16,14 @@ from pydantic import ValidationError
 
 from decision.case import Case
 from decision.compile import CompiledPolicy, compile_knowledge, engine_fact
+from decision.contexts import build_contexts
 from decision.engine import RulesEngine
-from decision.facts import Context, build_contexts
+from decision.facts import Context
 from decision.report import Report
 from decision.truth import Evaluator
 from decision.verdict import VerdictBuilder
 from knowledge.loader import Knowledge, did_you_mean, load_knowledge
+from knowledge.problems import ProblemError, shown
 
 
 def engine_version() -> str:
@@ -33,65 +33,28 @@ def engine_version() -> str:
         return "0+unknown"
 
 
-class InvalidCase(ValueError):
+class InvalidCase(ProblemError):
     """The case (or the policy asked for) is not valid input; `problems` name each field."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid case:\n" + "\n".join(f"  - {p}" for p in problems))
+    title = "invalid case"
 
 
-_SELF_EXPLAINING = {
-    "unknown_id",
-    "unknown_subtype",
-    "date_after_assessment",
-    "exam_count",
-    "date_format",
-    "date_type",
-    "region_mismatch",
-    "level_mismatch",
-    "sex_contradiction",
-    "range_order",
-}
-
-
-def _shown(value: Any) -> str:
-    """A given value as the user wrote it (JSON words), never a Python repr."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        text = json.dumps(value, ensure_ascii=False)
-        return text if len(text) <= 80 else text[:77] + "..."
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return "a " + type(value).__name__.replace("datetime", "date and time")
-
-
-def validation_problems(error: ValidationError) -> list[str]:
-    """Pydantic errors as "field: what was expected (got ...)" lines a clinician can act on."""
-    lines = []
-    for err in error.errors(include_url=False):
-        path = ".".join(str(p) for p in err["loc"]) or "(case)"
-        message = re.sub(r" or instance of \w+", "", err["msg"])
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (not part of the case format)"
-        elif err["type"] in ("finite_number",):
-            message = "expected a finite number"
-        elif err["type"] not in _SELF_EXPLAINING:
-            message = f"{message} (got {_shown(err.get('input'))})"
-        lines.append(f"{path}: {message}")
-    return lines
+CASE_ERRORS = {"whole": "(case)", "unknown_field": "unknown field (not part of the case format)"}
+"""How a pydantic error of the case is worded: the whole case is "(case)"."""
 
 
 def parse_case(case: Case | dict[str, Any]) -> Case:
     if isinstance(case, Case):
         return case
     if not isinstance(case, dict):
-        raise InvalidCase([f"(case): expected a JSON object with case fields, got {_shown(case)}"])
+        raise InvalidCase(
+            ["(case): expected a JSON object with case fields"],
+            echoed=[f"(case): expected a JSON object with case fields, got {shown(case)}"],
+        )
     try:
         return Case.model_validate(case)
     except ValidationError as exc:
-        raise InvalidCase(validation_problems(exc)) from None
+        raise InvalidCase.from_validation(exc, **CASE_ERRORS) from None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from decision.case import Case, Diagnosis
 from decision.fields import LAB_RANGES, field_catalogue, lab_judgement_field
+from decision.report import candidate_key
 from knowledge.loader import Knowledge
 from knowledge.schema import BleedingRisk, MedicationTerm, ProcedureOption
 
@@ -48,7 +49,7 @@ class CandidateKey:
     region: str | None
 
     def label(self) -> str:
-        return "/".join(part or "-" for part in (self.procedure, self.approach, self.region))
+        return candidate_key(self.procedure, self.approach, self.region)
 
 
 @dataclass
@@ -96,7 +97,7 @@ def _or_unknown(value: Any) -> Any:
     return UNKNOWN if value is None else value
 
 
-def _case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]] | None]]:
+def case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]] | None]]:
     catalogue = field_catalogue()
     values: dict[str, Any] = {}
     for path, spec in catalogue.scalars.items():
@@ -149,7 +150,7 @@ def identify_medication(written: str, aliases: dict[str, str]) -> tuple[str | No
     return None, bool(close)
 
 
-def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowledge) -> list[dict[str, Any]] | None:
+def canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowledge) -> list[dict[str, Any]] | None:
     """Brand names to generic names, and the drug class, from the vocabulary.
 
     A listed drug takes the vocabulary's class (whatever the case says). Any other name keeps the
@@ -179,7 +180,7 @@ def _canonical_medications(items: list[dict[str, Any]] | None, knowledge: Knowle
     return out
 
 
-def _lab_judgements(case: Case, knowledge: Knowledge, params: Mapping[str, Any]) -> dict[str, Any]:
+def lab_judgements(case: Case, knowledge: Knowledge, params: Mapping[str, Any]) -> dict[str, Any]:
     """Each lab value against its range: the bound recorded with it, else the policy's sourced default.
 
     The policy states defaults as `<lab>_range_low` / `<lab>_range_high`; a lab with neither a
@@ -215,7 +216,7 @@ def options_for(diagnosis: Diagnosis, knowledge: Knowledge) -> list[ProcedureOpt
     return [opt for opt in knowledge.options if diagnosis.region in opt.considered_for]
 
 
-def _risk_values(base: Any, raised: str) -> dict[str, Any]:
+def risk_values(base: Any, raised: str) -> dict[str, Any]:
     """The class after patient factors (raised: T/F/U), as the fields rules read.
 
     Raising moves a class up by one, so "intermediate or high" is settled for an intermediate
@@ -263,7 +264,7 @@ def _base_risk(spec: BleedingRisk, region: str | None, levels: list[str] | None)
     return max((spec.by_vertebra.get(v, regional) for v in vertebrae), key=RISK_ORDER.index)
 
 
-def _candidate_values(
+def candidate_values(
     option: ProcedureOption, diagnosis: Diagnosis, guideline: str | None = None
 ) -> tuple[dict[str, Any], CandidateKey]:
     region = option.target_region or diagnosis.region
@@ -286,43 +287,3 @@ def _candidate_values(
         "diagnosis.prior_surgery_at_site": _or_unknown(diagnosis.prior_surgery_at_site),
     }
     return values, CandidateKey(option.procedure, option.approach, region)
-
-
-def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] | None = None) -> list[Context]:
-    """The whole-case context first, then one per (diagnosis, option) pair, in a stable order.
-
-    `params` are the active policy's answers: lab default ranges and the thresholds in the
-    condition that raises a bleeding-risk class are read from them.
-    """
-    from decision.truth import Evaluator  # truth reads contexts; imported here to avoid a cycle
-
-    params = params or {}
-    values, lists = _case_values(case)
-    values.update(_lab_judgements(case, knowledge, params))
-    lists["medications"] = _canonical_medications(lists["medications"], knowledge)
-    contexts = [Context(0, "case", values, lists, case.assessment_date)]
-    raised_when = knowledge.bleeding_risk_raised_when
-    for d_index, diagnosis in enumerate(case.diagnoses or ()):
-        for option in options_for(diagnosis, knowledge):
-            cand_values, key = _candidate_values(option, diagnosis, params.get("antithrombotic_guideline"))
-            context = Context(
-                index=len(contexts),
-                kind="cand",
-                values={**values, **cand_values},
-                lists=lists,
-                assessment_date=case.assessment_date,
-                option=option,
-                diagnosis=diagnosis,
-                diagnosis_index=d_index,
-                key=key,
-                levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
-            )
-            evaluator = Evaluator(context, params)
-            raised = "F" if raised_when is None else evaluator.truth(raised_when)
-            context.values.update(_risk_values(cand_values["candidate.bleeding_risk"], raised))
-            if cand_values["candidate.bleeding_risk"] is UNKNOWN and diagnosis.region is not None:
-                context.risk_questions = ("diagnoses.levels",)  # the guideline classes this procedure by level
-            elif raised == "U" and raised_when is not None:
-                context.risk_questions = tuple(dict.fromkeys(evaluator.unknown_fields(raised_when)))
-            contexts.append(context)
-    return contexts

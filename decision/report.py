@@ -32,6 +32,19 @@ def status_rank(status: Status) -> int:
     return STATUS_ORDER.index(status)
 
 
+OFFERED: frozenset[Status] = frozenset({"indicated", "indicated_with_caution"})
+"""The statuses under which the engine offers a procedure."""
+
+NO_PROCEDURE = "none"
+"""The decision "no procedure", as recorded by the MDT and compared with the engine's answer."""
+
+
+def candidate_key(procedure: str, approach: str | None, region: str | None) -> str:
+    """The one written form of a candidate: procedure/approach/region, "-" where not applicable.
+    Decisions, cards, feedback and diffs all name a candidate by it."""
+    return "/".join(part or "-" for part in (procedure, approach, region))
+
+
 class Reason(BaseModel):
     """Why a candidate has its status: one rule, in words, with its sources."""
 
@@ -78,6 +91,10 @@ class ReportCandidate(BaseModel):
     antithrombotic_plan: list[HoldPlanStep] = Field(
         default_factory=list, description="Stop and restart times for each antithrombotic the patient takes."
     )
+
+    @property
+    def key(self) -> str:
+        return candidate_key(self.procedure, self.approach, self.region)
 
 
 class Finding(BaseModel):
@@ -151,3 +168,25 @@ class Report(BaseModel):
     ignored_input: list[IgnoredInput] = Field(
         default_factory=list, description="Imported input that was not used (empty for a case given directly)."
     )
+
+    @property
+    def best_status(self) -> Status:
+        """The best status of any candidate (candidates come best first); not_indicated when none."""
+        return self.candidates[0].status if self.candidates else "not_indicated"
+
+    def offered(self) -> list[str]:
+        """Keys of the candidates the engine offers (indicated, with or without caution)."""
+        return [c.key for c in self.candidates if c.status in OFFERED]
+
+    def status_of(self, decision: str) -> str:
+        """What the engine said about a decision: the candidate's status, or, for "no procedure",
+        whether it offered anything."""
+        if decision == NO_PROCEDURE:
+            return "indicated candidates exist" if self.offered() else "none indicated"
+        return next((c.status for c in self.candidates if c.key == decision), "not considered")
+
+    def agrees_with(self, decision: str) -> bool:
+        """Whether a decision (a candidate key or NO_PROCEDURE) is one the engine would give: an
+        offered candidate, or no procedure when nothing is offered."""
+        offered = self.offered()
+        return not offered if decision == NO_PROCEDURE else decision in offered

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from knowledge.conditions import Compare, ConditionNode, Count, ParamRef, walk
 from knowledge.holds import HoldTable, hold_rules, tabled_medications
+from knowledge.problems import ProblemError, validation_problems
 from knowledge.schema import (
     Manifest,
     PatientInformation,
@@ -34,12 +35,10 @@ from knowledge.schema import (
 KNOWLEDGE_DIR = Path(__file__).resolve().parent
 
 
-class KnowledgeError(Exception):
+class KnowledgeError(ProblemError):
     """The knowledge base is invalid. `problems` lists each defect as one readable line."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("invalid knowledge:\n" + "\n".join(f"  - {p}" for p in problems))
+    title = "invalid knowledge"
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
@@ -107,19 +106,19 @@ def _model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            loc = list(err["loc"])
+
+        def located(loc: Sequence[Any]) -> tuple[str, str]:
+            """A rule is named by its id, not by its index in the file."""
             prefix = where
             if rule_ids is not None and len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
                 index = loc[1]
                 rid = rule_ids[index] if index < len(rule_ids) else f"#{index}"
-                prefix = f"{where}: rule {rid}"
-                loc = loc[2:]
-            path = ".".join(str(p) for p in loc if not str(p).startswith(("function-", "tagged-union")))
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = f"unknown field {str(loc[-1])!r}"
-            problems.append(f"{prefix}: {path or '(top)'}: {message}")
+                prefix, loc = f"{where}: rule {rid}", loc[2:]
+            return prefix, ".".join(str(p) for p in loc if not str(p).startswith(("function-", "tagged-union")))
+
+        problems += validation_problems(
+            exc, echo_values=False, whole="(top)", unknown_field="unknown field {name!r}", location=located
+        )
         return None
 
 

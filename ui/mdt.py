@@ -11,7 +11,7 @@ import streamlit as st
 
 from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
-from decision.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError, candidate_label
+from decision.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError
 from ui.components import evaluator, show_report, store
 
 
@@ -123,7 +123,7 @@ def mdt_page() -> None:
     chosen = st.selectbox("Open a case", ids, key="mdt_case", format_func=lambda i: f"{by_id[i].title} ({i})")
     case = by_id[chosen]
     show_report(case.report, compact=True)
-    options = [candidate_label(c.procedure, c.approach, c.region) for c in case.report.candidates] + [NO_PROCEDURE]
+    options = [c.key for c in case.report.candidates] + [NO_PROCEDURE]
     with st.form(f"decision_{chosen}"):
         st.markdown("**The meeting's decision**")
         procedure = st.selectbox("Chosen procedure", options, key=f"mdt_proc_{chosen}")

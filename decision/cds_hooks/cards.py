@@ -21,7 +21,7 @@ from typing import Any
 from decision.cds_hooks.wire import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, Source, Suggestion
 from decision.explain import STATUS_LABEL, candidate_title, reason_label
 from decision.fhir.importer import ProcedureSelection
-from decision.report import IgnoredInput, Reason, Report, ReportCandidate, Status
+from decision.report import IgnoredInput, Reason, Report, ReportCandidate, Status, candidate_key
 from knowledge.codemaps import default_codemaps
 from knowledge.loader import Knowledge
 
@@ -421,7 +421,7 @@ def _has_system(concept: Any, system: str) -> bool:
 
 
 def _key(selection: ProcedureSelection) -> str:
-    return "/".join(part or "-" for part in (selection.procedure, selection.approach, selection.region))
+    return candidate_key(selection.procedure, selection.approach, selection.region)
 
 
 def _selection_title(selection: ProcedureSelection) -> str:

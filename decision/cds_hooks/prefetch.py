@@ -18,16 +18,15 @@ from functools import cache
 from typing import Any
 
 from knowledge.codemaps import default_codemaps
+from knowledge.problems import ProblemError
 
 PATIENT_TOKEN = "{{context.patientId}}"
 
 
-class PrefetchError(ValueError):
+class PrefetchError(ProblemError):
     """Prefetch that cannot be used; `problems` name the prefetch key and the resource."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+    title = "invalid prefetch"
 
 
 @cache

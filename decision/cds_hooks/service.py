@@ -46,8 +46,10 @@ from decision.cds_hooks.wire import (
 )
 from decision.evaluate import InvalidCase, default_evaluator
 from decision.fhir.importer import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
-from decision.report import Report
-from decision.store import CardRecord, CaseStore, StoreError, candidate_label
+from decision.report import Report, candidate_key
+from decision.store import CardRecord, CaseStore, StoreError
+from knowledge.loader import KnowledgeError
+from knowledge.problems import ProblemError
 
 logger = logging.getLogger("spine_cds.service")
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -97,20 +99,36 @@ USAGE = (
 )
 
 
-class HttpProblem(Exception):
-    """A request refused, as a JSON body naming what is wrong."""
+class HttpProblem(ProblemError):
+    """A request refused by the service itself, with its HTTP status and what is wrong."""
 
     def __init__(self, status: int, error: str, details: list[str] | None = None) -> None:
         self.status = status
-        self.error = error
-        self.details = details or []
-        super().__init__(error)
+        self.title = error
+        super().__init__(details or [])
 
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {"error": self.error}
-        if self.details:
-            body["problems"] = self.details
-        return JSONResponse(body, status_code=self.status)
+
+HTTP_STATUS: dict[type[ProblemError], tuple[int, str]] = {
+    PrefetchError: (422, "invalid prefetch"),
+    FhirInputError: (422, "invalid FHIR in the prefetch"),
+    InvalidCase: (422, "the record does not make a valid case"),
+    StoreError: (409, "the case store refused the request"),
+    KnowledgeError: (503, "the knowledge base is not valid"),
+    ProblemError: (422, "invalid request"),
+}
+"""Every refusal's HTTP status and error, found by the error's class (its nearest listed base).
+The problems sent are the ones that never quote a given value (they may be patient data)."""
+
+
+def problem_response(problem: ProblemError) -> JSONResponse:
+    if isinstance(problem, HttpProblem):
+        status, error = problem.status, problem.title
+    else:
+        status, error = next(HTTP_STATUS[cls] for cls in type(problem).__mro__ if cls in HTTP_STATUS)
+    body: dict[str, Any] = {"error": error}
+    if problem.problems:
+        body["problems"] = problem.problems
+    return JSONResponse(body, status_code=status)
 
 
 def _utc_now() -> dt.datetime:
@@ -273,10 +291,7 @@ class CdsHooksService:
                 request.fhirServer, request.fhirAuthorization.access_token, wanted, patient_id
             )
             given.update(fetched)
-        try:
-            gathered = gather(given, patient_id, {k: v for k, v in templates.items() if k not in failed})
-        except PrefetchError as exc:
-            raise HttpProblem(422, "invalid prefetch", exc.problems) from None
+        gathered = gather(given, patient_id, {k: v for k, v in templates.items() if k not in failed})
         gathered.unfetched = failed
         return gathered
 
@@ -285,10 +300,7 @@ class CdsHooksService:
             imported = case_from_resources(gathered.resources, now=self.settings.clock(), case_id=case_id)
         except FhirInputError as exc:
             raise HttpProblem(422, "invalid FHIR in the prefetch", _by_key(gathered) or exc.problems) from None
-        try:
-            report = evaluate_imported(imported, self.settings.policy)
-        except InvalidCase as exc:
-            raise HttpProblem(422, "the record does not make a valid case", exc.problems) from None
+        report = evaluate_imported(imported, self.settings.policy)
         return imported.case, _without_patient_id(report, patient_id)
 
     def _cards(
@@ -351,7 +363,7 @@ class CdsHooksService:
         records = [
             CardRecord(
                 card_uuid=item.card.uuid,
-                candidate=candidate_label(item.candidate.procedure, item.candidate.approach, item.candidate.region)
+                candidate=candidate_key(item.candidate.procedure, item.candidate.approach, item.candidate.region)
                 if item.candidate
                 else item.about,
                 indicator=item.card.indicator,
@@ -505,8 +517,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         raw = await request.body()
         try:
             body = await run_in_threadpool(handler, service_id, raw, request.state.log)
-        except HttpProblem as problem:
-            return problem.response()
+        except ProblemError as problem:
+            return problem_response(problem)
         return JSONResponse(body)
 
     @app.post("/cds-services/{service_id}")

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from knowledge.problems import validation_problems
+
 WIRE = ConfigDict(extra="forbid", frozen=True)
 REQUEST = ConfigDict(extra="forbid", frozen=True, strict=True)
 SUMMARY_MAX = 139
@@ -212,12 +214,10 @@ class FeedbackRequest(BaseModel):
 
 def problems(error: ValidationError, prefix: str = "") -> list[str]:
     """Lines of "field: what is wrong"; the given values are not echoed (they may be patient data)."""
-    lines = []
-    for err in error.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        where = ".".join(p for p in (prefix, loc) if p) or "(body)"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message = "unknown field (not part of CDS Hooks 2.0)"
-        lines.append(f"{where}: {message}")
-    return lines
+    return validation_problems(
+        error,
+        echo_values=False,
+        prefix=prefix,
+        whole="(body)",
+        unknown_field="unknown field (not part of CDS Hooks 2.0)",
+    )

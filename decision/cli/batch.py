@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from decision.cli.inputs import InputError, parse_document
 from decision.evaluate import CaseEvaluator, InvalidCase, default_evaluator
 
 Result = tuple[str, bool]
@@ -21,8 +22,6 @@ Result = tuple[str, bool]
 
 def evaluate_line(evaluator: CaseEvaluator, number: int, raw: bytes, policy: str | None) -> Result:
     """A report line, or an error record naming the line and the problems; never an exception."""
-    from decision.cli.command import InputError, parse_document
-
     payload: Any = None
     try:
         try:
@@ -33,7 +32,7 @@ def evaluate_line(evaluator: CaseEvaluator, number: int, raw: bytes, policy: str
         return evaluator.evaluate(payload, policy).model_dump_json(), True
     except (InputError, InvalidCase) as exc:
         case_id = payload.get("case_id") if isinstance(payload, dict) else None
-        return json.dumps({"line": number, "case_id": case_id, "error": {"problems": exc.problems}}), False
+        return json.dumps({"line": number, "case_id": case_id, "error": {"problems": exc.echoed_problems}}), False
 
 
 def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:

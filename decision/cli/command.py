@@ -18,55 +18,21 @@ from typing import Any, TextIO
 
 import yaml
 
+from decision.cli.inputs import InputError, open_binary, open_output, parse_document, read_text
 from knowledge.loader import KnowledgeError, load_knowledge
+from knowledge.problems import ProblemError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE, EXIT_TAMPERED = 0, 1, 2, 3, 4
 
-
-class InputError(Exception):
-    """Input the user can fix: a missing file, bad JSON, an invalid case."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
+EXIT_CODES: dict[type[ProblemError], tuple[int, str]] = {
+    KnowledgeError: (EXIT_KNOWLEDGE, "invalid knowledge"),
+    ProblemError: (EXIT_INPUT, "invalid input"),
+}
+"""Every refusal's exit code and heading, found by the error's class (its nearest listed base)."""
 
 
-def _read_text(path: str) -> str:
-    if path == "-":
-        raw = sys.stdin.buffer.read()
-    else:
-        with _open_binary(path) as source:
-            raw = source.read()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
-    if not text.strip():
-        raise InputError([f"{path}: the file is empty; expected a case as JSON or YAML"])
-    return text
-
-
-def parse_document(text: str, name: str) -> Any:
-    """JSON, or YAML for .yaml/.yml files; errors give the line and column."""
-    if name.endswith((".yaml", ".yml")):
-        return _parse_yaml(text, name)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        if name == "-" and not text.lstrip().startswith(("{", "[")):
-            return _parse_yaml(text, name)  # stdin has no file name to tell YAML from JSON
-        raise InputError([f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from None
-    except RecursionError:
-        raise InputError([f"{name}: nested too deeply to be a case"]) from None
-
-
-def _parse_yaml(text: str, name: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError([f"{name}: not valid YAML: {exc}"]) from None
-    except RecursionError:
-        raise InputError([f"{name}: nested too deeply to be a case"]) from None
+def exit_code(error: ProblemError) -> tuple[int, str]:
+    return next(EXIT_CODES[cls] for cls in type(error).__mro__ if cls in EXIT_CODES)
 
 
 def _case_payload(document: Any, name: str) -> Any:
@@ -78,31 +44,25 @@ def _case_payload(document: Any, name: str) -> Any:
 
 
 def _evaluate(payload: Any, policy: str | None) -> Any:
-    from decision.evaluate import InvalidCase, default_evaluator
+    from decision.evaluate import default_evaluator
 
-    try:
-        return default_evaluator().evaluate(payload, policy)
-    except InvalidCase as exc:
-        raise InputError(exc.problems) from None
+    return default_evaluator().evaluate(payload, policy)
 
 
 def _evaluate_fhir(document: Any, name: str, policy: str | None) -> Any:
-    from decision.evaluate import InvalidCase
     from decision.fhir.importer import FhirInputError, case_from_bundle, evaluate_imported
 
     try:
         imported = case_from_bundle(document)
         return evaluate_imported(imported, policy)
     except FhirInputError as exc:
-        raise InputError([f"{name}: {p}" for p in exc.problems]) from None
-    except InvalidCase as exc:
-        raise InputError(exc.problems) from None
+        raise InputError([f"{name}: {p}" for p in exc.echoed_problems]) from None
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     from decision.explain import to_markdown, to_text
 
-    text = _read_text(args.case)
+    text = read_text(args.case)
     document = parse_document(text, args.case)
     if args.fhir:
         report = _evaluate_fhir(document, args.case, args.policy)
@@ -155,8 +115,8 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError([f"--workers {args.workers}: expected 1 or more"])
     if args.out not in (None, "-") and args.cases != "-" and Path(args.out).resolve() == Path(args.cases).resolve():
         raise InputError([f"--out {args.out}: is the input file; writing it would destroy the cases"])
-    source = sys.stdin.buffer if args.cases == "-" else _open_binary(args.cases)
-    sink = out if args.out in (None, "-") else _open_output(args.out)
+    source = sys.stdin.buffer if args.cases == "-" else open_binary(args.cases)
+    sink = out if args.out in (None, "-") else open_output(args.out)
     progress = _Progress(args.progress or (sys.stderr.isatty() and not os.environ.get("CI")))
     done = failed = 0
     try:
@@ -176,28 +136,6 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     progress.update(done, failed, final=True)
     print(f"{_cases(done)}: {done - failed} evaluated, {failed} invalid", file=sys.stderr)
     return EXIT_INPUT if failed else EXIT_OK
-
-
-def _open_output(path: str) -> Any:
-    try:
-        return open(path, "w", encoding="utf-8")
-    except IsADirectoryError:
-        raise InputError([f"--out {path}: is a directory, expected a file name"]) from None
-    except FileNotFoundError:
-        raise InputError([f"--out {path}: its folder does not exist"]) from None
-    except OSError as exc:
-        raise InputError([f"--out {path}: cannot be written ({exc.strerror})"]) from None
-
-
-def _open_binary(path: str) -> Any:
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise InputError([f"{path}: is a directory, expected a file"]) from None
-    except OSError as exc:
-        raise InputError([f"{path}: cannot be read ({exc.strerror})"]) from None
 
 
 def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
@@ -336,12 +274,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     service_log.addHandler(handler)
     service_log.setLevel(logging.INFO)
     service_log.propagate = False
-    from decision.evaluate import InvalidCase, default_evaluator
+    from decision.evaluate import default_evaluator
 
-    try:
-        default_evaluator().policy_id(Case(), args.policy)  # an unknown policy is refused before serving
-    except InvalidCase as exc:
-        raise InputError(exc.problems) from None
+    default_evaluator().policy_id(Case(), args.policy)  # an unknown policy is refused before serving
     app = create_app(ServiceSettings(ui_url=args.ui_url, database_url=args.database, policy=args.policy))
     print(
         f"spine-cds CDS Hooks service on http://{args.host}:{args.port}/cds-services (cards link to {args.ui_url})",
@@ -430,16 +365,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     try:
         code: int = args.func(args, stream)
         return code
-    except InputError as exc:
-        print("invalid input:", file=sys.stderr)
-        for problem in exc.problems:
+    except ProblemError as exc:
+        code, heading = exit_code(exc)
+        print(f"{heading}:", file=sys.stderr)
+        for problem in exc.echoed_problems:
             print(f"  - {problem}", file=sys.stderr)
-        return EXIT_INPUT
-    except KnowledgeError as exc:
-        print("invalid knowledge:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_KNOWLEDGE
+        return code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
