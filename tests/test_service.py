@@ -30,10 +30,11 @@ from vignette_format import load_vignette, vignette_files
 
 from decision.case import Case
 from decision.cds_hooks.prefetch import prefetch_templates
-from decision.cds_hooks.service import ServiceSettings, create_app
+from decision.cds_hooks.service import create_app
 from decision.evaluate import default_evaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.fhir.importer import procedure_from_order
+from decision.settings import Settings
 from decision.store import CaseStore
 
 VIGNETTES = Path(__file__).resolve().parent / "vignettes"
@@ -63,13 +64,14 @@ def client_for(store_url: str) -> Iterator[Callable[..., TestClient]]:
     mean what they mean in the vignette."""
     clients: list[TestClient] = []
 
-    def make(case: dict[str, Any] | None = None, **settings: Any) -> TestClient:
+    def make(case: dict[str, Any] | None = None, fetch: Any = None, **settings: Any) -> TestClient:
         now = (
             assessment_time(case)
             if case and case.get("assessment_date")
             else dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
         )
-        app = create_app(ServiceSettings(database_url=store_url, clock=lambda: now, **settings))
+        replaced = {"fetch": fetch} if fetch else {}
+        app = create_app(Settings(database_url=store_url, **settings), clock=lambda: now, **replaced)
         client = TestClient(app, raise_server_exceptions=False)
         clients.append(client)
         return client
@@ -477,7 +479,7 @@ def test_the_card_links_to_the_stored_case_which_holds_no_patient_identity(
 def test_when_the_store_is_down_the_cards_still_go_out_without_link_or_uuid(tmp_path: Path) -> None:
     case = vignette("esi-duration-4-weeks-indicated")
     broken = f"sqlite:///{tmp_path / 'no-such-folder' / 'store.sqlite'}"
-    client = TestClient(create_app(ServiceSettings(database_url=broken, clock=lambda: assessment_time(case))))
+    client = TestClient(create_app(Settings(database_url=broken), clock=lambda: assessment_time(case)))
     cards = cards_of(client.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view_request(case)))
     assert cards and all("uuid" not in c and "links" not in c for c in cards)
     health = client.get("/health")

@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from vignette_format import load_vignette
 
 import decision.cds_hooks.service
-from decision.cds_hooks.service import MAX_BODY_BYTES, ServiceSettings, create_app
+from decision.cds_hooks.service import MAX_BODY_BYTES, create_app
+from decision.settings import Settings
 
 CASE = load_vignette(Path(__file__).resolve().parent / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
 PATIENT_ID = "pt-SECRET-4711"
@@ -37,7 +38,7 @@ CONDITION_TEXT = "SECRET-NOTE-radiating-pain"
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(
-        ServiceSettings(database_url=f"sqlite:///{tmp_path / 'store.sqlite'}", clock=lambda: assessment_time(CASE))
+        Settings(database_url=f"sqlite:///{tmp_path / 'store.sqlite'}"), clock=lambda: assessment_time(CASE)
     )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
@@ -283,7 +284,7 @@ def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.sqlite'}"
-    with TestClient(create_app(ServiceSettings(database_url=url)), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False) as test_client:
         yield test_client
 
 

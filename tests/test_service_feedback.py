@@ -24,8 +24,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from vignette_format import load_vignette
 
-from decision.cds_hooks.service import ServiceSettings, create_app
+from decision.cds_hooks.service import create_app
 from decision.cli.command import main
+from decision.settings import Settings
 from decision.store import CaseStore
 
 CASE = load_vignette(
@@ -40,7 +41,7 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(store_url: str) -> Iterator[TestClient]:
-    app = create_app(ServiceSettings(database_url=store_url, clock=lambda: assessment_time(CASE)))
+    app = create_app(Settings(database_url=store_url), clock=lambda: assessment_time(CASE))
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -208,6 +209,6 @@ def test_the_audit_trail_verifies_after_feedback_and_catches_an_edit(client: Tes
 
 def test_feedback_when_the_store_is_down_is_a_503_to_send_again(tmp_path: Path) -> None:
     broken = f"sqlite:///{tmp_path / 'no-such-folder' / 'store.sqlite'}"
-    with TestClient(create_app(ServiceSettings(database_url=broken)), raise_server_exceptions=False) as test_client:
+    with TestClient(create_app(Settings(database_url=broken)), raise_server_exceptions=False) as test_client:
         response = test_client.post(f"/cds-services/{ORDER_SELECT}/feedback", json=fixture("feedback-overridden.json"))
     assert response.status_code == 503 and response.json()["error"]

@@ -16,7 +16,8 @@ from vignette_format import load_vignette
 
 from decision.cds_hooks.fhir_client import fetch_prefetch
 from decision.cds_hooks.prefetch import prefetch_templates
-from decision.cds_hooks.service import ServiceSettings, create_app
+from decision.cds_hooks.service import create_app
+from decision.settings import Settings
 
 CASE = load_vignette(Path(__file__).resolve().parent / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
 SERVER = "https://ehr.example/fhir"
@@ -115,9 +116,7 @@ def test_a_hook_call_without_prefetch_is_answered_from_the_fhir_server(
     def fetch(server: str, token: str, templates: dict[str, str], patient_id: str) -> Any:
         return fetch_prefetch(server, token, templates, patient_id, client=httpx.Client(transport=transport))
 
-    settings = ServiceSettings(
-        database_url=f"sqlite:///{tmp_path / 's.sqlite'}", clock=lambda: assessment_time(CASE), fetch=fetch
-    )
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite'}")
     request = patient_view_request(None, patient_id="p-1")
     request.pop("prefetch")
     request["fhirServer"] = SERVER
@@ -128,7 +127,10 @@ def test_a_hook_call_without_prefetch_is_answered_from_the_fhir_server(
         "scope": "user/*.read",
         "subject": "spine-cds",
     }
-    with caplog.at_level(logging.DEBUG), TestClient(create_app(settings)) as client:
+    with (
+        caplog.at_level(logging.DEBUG),
+        TestClient(create_app(settings, clock=lambda: assessment_time(CASE), fetch=fetch)) as client,
+    ):
         from_server = client.post(f"/cds-services/{PATIENT_VIEW}", json=request).json()["cards"]
         prefetched = client.post(
             f"/cds-services/{PATIENT_VIEW}", json=patient_view_request(CASE, patient_id="p-1")

@@ -21,7 +21,7 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -47,13 +47,13 @@ from decision.cds_hooks.wire import (
 from decision.evaluate import InvalidCase, default_evaluator
 from decision.fhir.importer import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
 from decision.report import Report, candidate_key
+from decision.settings import Settings, load_settings
 from decision.store import CardRecord, CaseStore, StoreError
 from knowledge.loader import KnowledgeError
 from knowledge.problems import ProblemError
 
 logger = logging.getLogger("spine_cds.service")
 MAX_BODY_BYTES = 10 * 1024 * 1024
-DEFAULT_UI_URL = "http://localhost:8501"
 STORED_SOURCE = "cds-hooks"
 STORED_BY = "CDS Hooks client"
 
@@ -135,15 +135,8 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@dataclass
-class ServiceSettings:
-    ui_url: str = DEFAULT_UI_URL
-    database_url: str | None = None
-    policy: str | None = None
-    """The site's policy profile (clinic, nice, cms); None: the knowledge's default."""
-    clock: Callable[[], dt.datetime] = field(default=_utc_now)
-    fetch: Callable[..., tuple[dict[str, Any], list[str]]] = field(default=fetch_prefetch)
-    """Runs the prefetch templates on the client's FHIR server (replaceable in tests)."""
+Fetch = Callable[..., tuple[dict[str, Any], list[str]]]
+"""Runs the prefetch templates on the client's FHIR server: (resources by key, keys that failed)."""
 
 
 def discovery() -> dict[str, Any]:
@@ -219,8 +212,10 @@ class SelectedOrder:
 class CdsHooksService:
     """The hooks' work, apart from HTTP: request in, cards out, case and cards stored."""
 
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], dt.datetime], fetch: Fetch) -> None:
         self.settings = settings
+        self.clock = clock
+        self.fetch = fetch
         self._case_store: CaseStore | None = None
         self._store_lock = threading.Lock()
 
@@ -287,9 +282,7 @@ class CdsHooksService:
         not_sent = [key for key in templates if key not in given]
         if not_sent and request.fhirServer and request.fhirAuthorization:
             wanted = {key: templates[key] for key in not_sent}
-            fetched, failed = self.settings.fetch(
-                request.fhirServer, request.fhirAuthorization.access_token, wanted, patient_id
-            )
+            fetched, failed = self.fetch(request.fhirServer, request.fhirAuthorization.access_token, wanted, patient_id)
             given.update(fetched)
         gathered = gather(given, patient_id, {k: v for k, v in templates.items() if k not in failed})
         gathered.unfetched = failed
@@ -297,10 +290,10 @@ class CdsHooksService:
 
     def _evaluate(self, gathered: Gathered, case_id: str, patient_id: str) -> tuple[Case, Report]:
         try:
-            imported = case_from_resources(gathered.resources, now=self.settings.clock(), case_id=case_id)
+            imported = case_from_resources(gathered.resources, now=self.clock(), case_id=case_id)
         except FhirInputError as exc:
             raise HttpProblem(422, "invalid FHIR in the prefetch", _by_key(gathered) or exc.problems) from None
-        report = evaluate_imported(imported, self.settings.policy)
+        report = evaluate_imported(imported, self.settings.service_policy)
         return imported.case, _without_patient_id(report, patient_id)
 
     def _cards(
@@ -467,9 +460,12 @@ def _frames(exc: BaseException) -> list[str]:
     return [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    settings = settings or ServiceSettings()
-    service = CdsHooksService(settings)
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], dt.datetime] = _utc_now, fetch: Fetch = fetch_prefetch
+) -> FastAPI:
+    """The service with `settings` (default: from the environment); `clock` and `fetch` are
+    replaceable so tests can fix the time and stand in for a FHIR server."""
+    service = CdsHooksService(settings or load_settings(), clock, fetch)
     prefetch_templates()  # loads the code maps now, not during the first call (CDS clients wait ~500 ms)
     app = FastAPI(
         title="spine-cds CDS Hooks service", version=default_evaluator().version, docs_url=None, redoc_url=None

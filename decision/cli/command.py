@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import yaml
 
 from decision.cli.inputs import InputError, open_binary, open_output, parse_document, read_text
+from decision.settings import SettingsError, load_settings
 from knowledge.loader import KnowledgeError, load_knowledge
 from knowledge.problems import ProblemError
 
@@ -26,6 +27,7 @@ EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE, EXIT_TAMPERED = 0, 1, 2, 3, 
 
 EXIT_CODES: dict[type[ProblemError], tuple[int, str]] = {
     KnowledgeError: (EXIT_KNOWLEDGE, "invalid knowledge"),
+    SettingsError: (EXIT_INPUT, "invalid settings"),
     ProblemError: (EXIT_INPUT, "invalid input"),
 }
 """Every refusal's exit code and heading, found by the error's class (its nearest listed base)."""
@@ -225,9 +227,9 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.store import CaseStore, database_url
+    from decision.store import CaseStore
 
-    url = args.database or database_url()
+    url = load_settings(database_url=args.database).database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise InputError([f"--database {url}: no such SQLite file"])
     store = CaseStore(url)
@@ -266,8 +268,15 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     import uvicorn
 
     from decision.case import Case
-    from decision.cds_hooks.service import ServiceSettings, create_app
+    from decision.cds_hooks.service import create_app
 
+    settings = load_settings(
+        database_url=args.database,
+        ui_url=args.ui_url,
+        service_host=args.host,
+        service_port=args.port,
+        service_policy=args.policy,
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     service_log = logging.getLogger("spine_cds.service")
@@ -276,13 +285,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     service_log.propagate = False
     from decision.evaluate import default_evaluator
 
-    default_evaluator().policy_id(Case(), args.policy)  # an unknown policy is refused before serving
-    app = create_app(ServiceSettings(ui_url=args.ui_url, database_url=args.database, policy=args.policy))
-    print(
-        f"spine-cds CDS Hooks service on http://{args.host}:{args.port}/cds-services (cards link to {args.ui_url})",
-        file=sys.stderr,
-    )
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    default_evaluator().policy_id(Case(), settings.service_policy)  # an unknown policy is refused before serving
+    app = create_app(settings)
+    address = f"http://{settings.service_host}:{settings.service_port}"
+    print(f"spine-cds CDS Hooks service on {address}/cds-services (cards link to {settings.ui_url})", file=sys.stderr)
+    uvicorn.run(app, host=settings.service_host, port=settings.service_port, access_log=False, log_level="warning")
     return EXIT_OK
 
 
@@ -347,13 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     ui.set_defaults(func=cmd_ui)
 
     serve = sub.add_parser("serve", help="start the CDS Hooks 2.0 service (discovery, patient-view, order-select)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--host", help="address to listen on (default: SPINE_CDS_SERVICE_HOST, else 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: SPINE_CDS_SERVICE_PORT, else 8080)")
     serve.add_argument(
-        "--ui-url", default="http://localhost:8501", help="the spine-cds app that cards link to (default %(default)s)"
+        "--ui-url", help="the spine-cds app that cards link to (default: SPINE_CDS_UI_URL, else http://localhost:8501)"
     )
     serve.add_argument("--database", help="SQLAlchemy URL of the case store (default: as the app)")
-    serve.add_argument("--policy", help="policy profile for every call (clinic, nice, cms); default: clinic")
+    serve.add_argument(
+        "--policy",
+        help="policy profile for every call (clinic, nice, cms); default: SPINE_CDS_SERVICE_POLICY, else clinic",
+    )
     serve.set_defaults(func=cmd_serve)
     return parser
 
@@ -376,13 +386,21 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # the promise: never a traceback, always a message
-        if os.environ.get("SPINE_CDS_DEBUG"):
+        if _debug_wanted():
             traceback.print_exc()
         print(
             f"internal error: {type(exc).__name__}: {exc} (set SPINE_CDS_DEBUG=1 for details)",
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+def _debug_wanted() -> bool:
+    """SPINE_CDS_DEBUG, read only when an internal error happens; a value it cannot read shows no traceback."""
+    try:
+        return load_settings().debug
+    except SettingsError:
+        return False
 
 
 if __name__ == "__main__":

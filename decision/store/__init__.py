@@ -5,7 +5,7 @@
 """
 
 from decision.store.audit import GENESIS, chain_breaks, entry_hash
-from decision.store.case_store import DEFAULT_PATH, CaseStore, database_url
+from decision.store.case_store import CaseStore
 from decision.store.decisions import differs_from_engine, engine_status
 from decision.store.errors import StoreError
 from decision.store.records import (
@@ -20,7 +20,6 @@ from decision.store.records import (
 )
 
 __all__ = [
-    "DEFAULT_PATH",
     "FEEDBACK_OUTCOMES",
     "GENESIS",
     "NO_PROCEDURE",
@@ -33,7 +32,6 @@ __all__ = [
     "StoredCase",
     "candidate_label",
     "chain_breaks",
-    "database_url",
     "differs_from_engine",
     "engine_status",
     "entry_hash",

@@ -6,31 +6,22 @@ Nothing here judges a case: the report stored with it comes from `decision/`.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from decision.settings import load_settings
 from decision.store.audit import chain_breaks, read_trail
 from decision.store.cards import IssuedCards
 from decision.store.decisions import DecisionRecords
 from decision.store.records import AuditEntry
 from decision.store.tables import open_database
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent.parent / "spine-cds.sqlite"
-"""`spine-cds.sqlite` in the project folder, as the README says."""
-
-
-def database_url() -> str:
-    return os.environ.get("SPINE_CDS_DATABASE_URL") or f"sqlite:///{DEFAULT_PATH}"
-
 
 class CaseStore(DecisionRecords, IssuedCards):
-    """SQLite file by default; any SQLAlchemy URL (PostgreSQL for a shared MDT)."""
+    """On `url`, else the settings' database URL (SPINE_CDS_DATABASE_URL, else the SQLite file)."""
 
     def __init__(self, url: str | None = None) -> None:
-        self.url = url or database_url()
+        self.url = url or load_settings().database_url
         self.engine: Engine = open_database(self.url)
 
     def audit_trail(self, case_id: str | None = None) -> list[AuditEntry]:

@@ -1,0 +1,76 @@
+"""Every setting of the app, the service and the command line, read once from the environment.
+
+Each field is `SPINE_CDS_<FIELD>` (SPINE_CDS_DATABASE_URL, SPINE_CDS_SERVICE_PORT, ...); an empty
+variable counts as unset. Command-line flags are given as keyword arguments and win over the
+environment. A bad value is refused as a `SettingsError`, one line per setting naming the variable,
+never quoting the value (a database URL may carry a password).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.problems import ProblemError, validation_problems
+
+ENV_PREFIX = "SPINE_CDS_"
+DEFAULT_DATABASE = Path(__file__).resolve().parent.parent / "spine-cds.sqlite"
+"""`spine-cds.sqlite` in the project folder."""
+
+
+class Settings(BaseSettings):
+    """The settings a site may change, with their environment variables and defaults."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True)
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATABASE}",
+        min_length=1,
+        description="SQLAlchemy URL of the case store (cases, decisions, audit trail), shared by the app "
+        "and the service; PostgreSQL for a shared MDT.",
+    )
+    debug: bool = Field(default=False, description="Print the traceback of an internal error (command line).")
+    ui_url: str = Field(
+        default="http://localhost:8501",
+        pattern=r"^https?://\S+$",
+        description="The spine-cds app that CDS Hooks cards link to (`/?case=<id>`).",
+    )
+    service_host: str = Field(default="127.0.0.1", min_length=1, description="Address `spine-cds serve` listens on.")
+    service_port: int = Field(default=8080, ge=1, le=65535, description="Port `spine-cds serve` listens on.")
+    service_policy: str | None = Field(
+        default=None,
+        description="Policy profile (clinic, nice, cms) for every CDS Hooks call; unset: the knowledge's default.",
+    )
+
+
+class SettingsError(ProblemError):
+    """A setting with a value that cannot be used; each problem names its environment variable."""
+
+    title = "invalid settings"
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def load_settings(**given: Any) -> Settings:
+    """The settings from the environment, with `given` values (command-line flags; None: not given)
+    over them; a bad value, wherever it came from, is a SettingsError."""
+    overrides = {name: value for name, value in given.items() if value is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(settings_problems(exc, given=set(overrides))) from None
+
+
+def settings_problems(error: ValidationError, given: set[str] | None = None) -> list[str]:
+    """One line per bad setting, named by its environment variable (by its field when it was given)."""
+    lines = []
+    for line in validation_problems(error, echo_values=False, whole="(settings)"):
+        field, _, message = line.partition(": ")
+        named = field if field in (given or set()) or field not in Settings.model_fields else env_name(field)
+        lines.append(f"{named}: {message}")
+    return lines
