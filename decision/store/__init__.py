@@ -4,19 +4,17 @@
 `decisions` and `cards` the operations, and `CaseStore` (case_store) all of them over one database.
 """
 
+from decision.report import NO_PROCEDURE
 from decision.store.audit import GENESIS, chain_breaks, entry_hash
 from decision.store.case_store import CaseStore
-from decision.store.decisions import differs_from_engine, engine_status
 from decision.store.errors import StoreError
 from decision.store.records import (
     FEEDBACK_OUTCOMES,
-    NO_PROCEDURE,
     AuditEntry,
     CardRecord,
     Decision,
     StoredCard,
     StoredCase,
-    candidate_label,
 )
 
 __all__ = [
@@ -30,9 +28,6 @@ __all__ = [
     "StoreError",
     "StoredCard",
     "StoredCase",
-    "candidate_label",
     "chain_breaks",
-    "differs_from_engine",
-    "engine_status",
     "entry_hash",
 ]

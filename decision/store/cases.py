@@ -37,7 +37,7 @@ class CaseRecords:
     ) -> str:
         new_id = case_id or secrets.token_urlsafe(12)
         conditions = sorted({d.get("condition") or "unknown" for d in case.get("diagnoses") or []})
-        best = report.candidates[0].status if report.candidates else "not_indicated"
+        best = report.best_status
         with self.engine.begin() as conn:
             conn.execute(
                 insert(cases_table).values(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import insert, select
 
-from decision.report import Report
 from decision.store.audit import append_entry
 from decision.store.cases import CaseRecords
 from decision.store.errors import StoreError
-from decision.store.records import NO_PROCEDURE, Decision, as_utc, candidate_label, now
+from decision.store.records import Decision, as_utc, now
 from decision.store.tables import decisions_table
-
-INDICATED = ("indicated", "indicated_with_caution")
 
 
 class DecisionRecords(CaseRecords):
@@ -24,9 +21,9 @@ class DecisionRecords(CaseRecords):
         stored = self.stored_case(case_id)
         if not decided_by.strip():
             raise StoreError(["who decided: a name is required"])
-        status = engine_status(stored.report, procedure)
+        status = stored.report.status_of(procedure)
         reason = (override_reason or "").strip() or None
-        if differs_from_engine(stored.report, procedure) and not reason:
+        if not stored.report.agrees_with(procedure) and not reason:
             raise StoreError(
                 [f"the decision ({procedure}) differs from the engine's ({status}); give an override reason"]
             )
@@ -78,24 +75,3 @@ class DecisionRecords(CaseRecords):
                 )
                 for r in conn.execute(query)
             ]
-
-
-def engine_status(report: Report, procedure: str) -> str:
-    """What the engine said of the chosen procedure (or, for no procedure, whether any was indicated)."""
-    if procedure == NO_PROCEDURE:
-        return "indicated candidates exist" if _indicated(report) else "none indicated"
-    for cand in report.candidates:
-        if candidate_label(cand.procedure, cand.approach, cand.region) == procedure:
-            return cand.status
-    return "not considered"
-
-
-def differs_from_engine(report: Report, procedure: str) -> bool:
-    indicated = _indicated(report)
-    if procedure == NO_PROCEDURE:
-        return bool(indicated)
-    return procedure not in indicated
-
-
-def _indicated(report: Report) -> list[str]:
-    return [candidate_label(c.procedure, c.approach, c.region) for c in report.candidates if c.status in INDICATED]

@@ -11,7 +11,6 @@ from typing import Any
 
 from decision.report import Report
 
-NO_PROCEDURE = "none"
 """The MDT's decision to do no procedure."""
 FEEDBACK_OUTCOMES = ("accepted", "overridden")
 """The outcomes CDS Hooks feedback may report on a card."""
@@ -76,11 +75,6 @@ class StoredCard:
     suggestions: tuple[str, ...]
     issued_at: dt.datetime
     knowledge_version: str
-
-
-def candidate_label(procedure: str, approach: str | None, region: str | None) -> str:
-    """How a decision names a candidate: procedure/approach/region, "-" for a part not given."""
-    return "/".join(part or "-" for part in (procedure, approach, region))
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
