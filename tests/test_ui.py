@@ -84,9 +84,9 @@ def test_a_pasted_fhir_bundle_is_assessed_and_its_unused_parts_listed() -> None:
 
 def test_the_form_leaves_unanswered_questions_unknown() -> None:
     at = _page("clinician.clinician_page").run()
-    at.selectbox(key="f_condition").set_value("herniated_disc")
-    at.selectbox(key="f_region").set_value("lumbar")
-    at.selectbox(key="f_pain_pattern").set_value("radicular")
+    at.selectbox(key="f_diagnoses.condition").set_value("herniated_disc")
+    at.selectbox(key="f_diagnoses.region").set_value("lumbar")
+    at.selectbox(key="f_symptoms.pain_pattern").set_value("radicular")
     at.button(key="f_assess").click().run()
     assert not at.exception
     text = _text(at)
@@ -94,9 +94,9 @@ def test_the_form_leaves_unanswered_questions_unknown() -> None:
 
 
 def _form_with_a_lumbar_disc(at: AppTest) -> AppTest:
-    at.selectbox(key="f_condition").set_value("herniated_disc")
-    at.selectbox(key="f_region").set_value("lumbar")
-    at.selectbox(key="f_pain_pattern").set_value("radicular")
+    at.selectbox(key="f_diagnoses.condition").set_value("herniated_disc")
+    at.selectbox(key="f_diagnoses.region").set_value("lumbar")
+    at.selectbox(key="f_symptoms.pain_pattern").set_value("radicular")
     return at
 
 
@@ -110,23 +110,23 @@ def test_an_empty_form_sends_no_diagnosis_as_unknown_and_asks_for_it() -> None:
 
 def test_listed_with_an_empty_table_is_unknown_and_asked_never_none() -> None:
     at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
-    at.radio(key="f_meds_taken").set_value("Listed").run()
-    assert at.data_editor(key="f_meds_table") is not None  # the table is there at once, before Assess
+    at.radio(key="f_medications_taken").set_value("Listed").run()
+    assert at.data_editor(key="f_medications_table") is not None  # the table is there at once, before Assess
     assert any("the medication list is treated as not yet known" in i.value for i in at.info)
     at.button(key="f_assess").click().run()
     assert not at.exception
     assert at.session_state["current_case"]["medications"] is None
     assert "`medications`" in _text(at)  # asked as missing information
-    at.radio(key="f_meds_taken").set_value("None").run()
+    at.radio(key="f_medications_taken").set_value("None").run()
     at.button(key="f_assess").click().run()
     assert at.session_state["current_case"]["medications"] == []  # only "None" says "takes nothing"
 
 
 def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unknown() -> None:
     at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
-    at.radio(key="f_meds_taken").set_value("Listed").run()
+    at.radio(key="f_medications_taken").set_value("Listed").run()
     # what the browser sends after the clinician types apixaban in row 1 and only a last dose in row 2
-    at.session_state["f_meds_table"] = {
+    at.session_state["f_medications_table"] = {
         "edited_rows": {0: {"name": "apixaban", "last_dose_hours_ago": 24}},
         "added_rows": [{"last_dose_hours_ago": 12}],
         "deleted_rows": [],
@@ -146,15 +146,15 @@ def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unk
 
 def test_the_form_can_say_what_an_unlisted_drug_is_and_give_the_labs_range() -> None:
     at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
-    at.radio(key="f_meds_taken").set_value("Listed").run()
-    at.session_state["f_meds_table"] = {
+    at.radio(key="f_medications_taken").set_value("Listed").run()
+    at.session_state["f_medications_table"] = {
         "edited_rows": {0: {"name": "zorbifaxen", "last_dose_hours_ago": 5, "drug_class": "direct_oral_anticoagulant"}},
         "added_rows": [],
         "deleted_rows": [],
     }
-    at.number_input(key="f_inr").set_value(1.3).run()
-    at.number_input(key="f_inr_high").set_value(1.4).run()
-    at.radio(key="f_renal_disease").set_value("Yes").run()
+    at.number_input(key="f_labs.inr").set_value(1.3).run()
+    at.number_input(key="f_labs.ranges.inr.high").set_value(1.4).run()
+    at.radio(key="f_comorbidities.renal_disease").set_value("Yes").run()
     at.button(key="f_assess").click().run()
     assert not at.exception and not at.error
     case = at.session_state["current_case"]
@@ -198,6 +198,17 @@ def test_what_if_shows_the_difference() -> None:
     at.radio(key="whatif_value").set_value("Yes").run()
     text = _text(at)
     assert "`epidural_steroid_injection/transforaminal/lumbar`: **indicated** → **deferred**" in text
+
+
+def test_the_form_and_what_if_ask_a_field_with_the_models_title_and_bounds() -> None:
+    at = _page("clinician.clinician_page").run()
+    pain = at.number_input(key="f_symptoms.pain_score")
+    assert (pain.label, pain.min, pain.max, pain.value) == ("Pain score (0-10)", 0, 10, None)
+    assert at.radio(key="f_comorbidities.active_infection").label == "Active infection (systemic or at the site)?"
+    at.selectbox(key="demo_choice").set_value("esi-lumbar-radicular-indicated").run()
+    at.selectbox(key="whatif_path").set_value("symptoms.pain_score").run()
+    changed = at.number_input(key="whatif_value")
+    assert (changed.label, changed.min, changed.max, changed.value) == ("Pain score (0-10)", 0, 10, None)
 
 
 def test_saving_gives_a_link_with_only_a_random_id_that_reopens_the_case() -> None:

@@ -1,4 +1,8 @@
-"""The case form: every answer starts as "unknown", so nothing unasked can pass as "no".
+"""The case form, built from the case model: every answer starts as "unknown", so nothing unasked can pass as "no".
+
+Each question's label, unit, bounds and choices are the model's (`decision.fields.case_layout`),
+asked by one widget builder, `answer_widget`, which the what-if and missing-information
+questions use too. What the form adds is how lists are asked, a safety matter:
 
 Lists (medications, imaging, earlier injections, blocks, allergies) first ask whether the history
 was taken: "not asked" stays unknown, "none" is an empty list, "listed" opens a table at once (the
@@ -21,10 +25,97 @@ import streamlit as st
 from pydantic import ValidationError
 
 from decision.case import Case, vocabulary
+from decision.fields import FieldGroup, FieldSpec, case_layout
 
 UNKNOWN = "(unknown)"
 HISTORY = ("Not asked", "None", "Listed")
 ASSESS_KEY = "f_assess"
+COLUMNS = 4
+ASKED_ELSEWHERE = {"policy"}
+"""The policy profile is chosen beside the report, not in the case form."""
+ROW_WORDS = {
+    "medications": ("Medication", "the medication list"),
+    "imaging": ("Imaging", "the imaging list"),
+    "prior_injections": ("Earlier injection", "the list of earlier injections"),
+    "diagnostic_blocks": ("Diagnostic block", "the list of diagnostic blocks"),
+}
+"""How a row and a list are named in the form's warnings."""
+
+
+def _choice_label(spec: FieldSpec, choice: str) -> str:
+    terms = getattr(vocabulary(), spec.vocabulary, None) if spec.vocabulary else None
+    term = terms.get(choice) if isinstance(terms, dict) else None
+    return str(getattr(term, "label", choice))
+
+
+def _levels(text: str) -> list[str] | None:
+    return [part.strip().upper() for part in text.split(",") if part.strip()] or None
+
+
+def answer_widget(spec: FieldSpec, key: str, label: str | None = None) -> tuple[bool, Any]:
+    """One widget for one case field, typed, labelled and bounded by the model. Returns (answered, value).
+
+    Every widget starts unanswered, and an unanswered field's value is None: unknown, never "no" or zero.
+    """
+    label = label or spec.label()
+    hint = spec.description or None
+    if spec.kind == "bool":
+        picked = st.radio(label, ["Unknown", "Yes", "No"], key=key, horizontal=True, help=hint)
+        return picked != "Unknown", None if picked == "Unknown" else picked == "Yes"
+    if spec.kind == "enum":
+        picked = st.selectbox(
+            label,
+            [UNKNOWN, *spec.choices],
+            key=key,
+            help=hint,
+            format_func=lambda c: c if c == UNKNOWN else _choice_label(spec, c),
+        )
+        return picked != UNKNOWN, None if picked == UNKNOWN else str(picked)
+    if spec.kind == "number":
+        cast = int if spec.integer else float
+        value = st.number_input(
+            label,
+            value=None,
+            min_value=None if spec.minimum is None else cast(spec.minimum),
+            max_value=None if spec.maximum is None else cast(spec.maximum),
+            step=1 if spec.integer else None,
+            key=key,
+            help=hint,
+        )
+        return value is not None, None if value is None else cast(value)
+    if spec.kind == "date":
+        picked_date = st.date_input(label, value=None, key=key, help=hint)
+        answered = isinstance(picked_date, dt.date)
+        return answered, picked_date.isoformat() if isinstance(picked_date, dt.date) else None
+    if spec.kind == "enum_list":
+        listed = st.multiselect(
+            f"{label} (leave empty for none)",
+            list(spec.choices),
+            key=key,
+            help=hint,
+            format_func=lambda c: _choice_label(spec, c),
+        )
+        return True, list(listed)
+    text = st.text_input(label, key=key, help=hint).strip()
+    if spec.kind == "text_list":
+        return bool(text), _levels(text)
+    return bool(text), text or None
+
+
+def _column(spec: FieldSpec) -> Any:
+    """A table column for one field of a list's items, from the same declaration as `answer_widget`."""
+    label, hint = spec.label(), spec.description or None
+    if spec.kind == "bool":
+        return st.column_config.CheckboxColumn(label, help=hint)
+    if spec.kind == "enum":
+        return st.column_config.SelectboxColumn(label, options=list(spec.choices), help=hint)
+    if spec.kind == "number":
+        return st.column_config.NumberColumn(
+            label, min_value=spec.minimum, max_value=spec.maximum, step=1 if spec.integer else None, help=hint
+        )
+    if spec.kind == "date":
+        return st.column_config.DateColumn(label, help=hint)
+    return st.column_config.TextColumn(label, help=hint)
 
 
 @dataclass(frozen=True)
@@ -36,10 +127,20 @@ class HistoryTable:
     key: str
     row_noun: str
     list_noun: str
-    columns: dict[str, Any]
+    items: tuple[FieldSpec, ...]
+
+    @classmethod
+    def of(cls, group: FieldGroup) -> HistoryTable:
+        row_noun, list_noun = ROW_WORDS.get(group.path, (group.title, f"the {group.title.lower()} list"))
+        return cls(group.path, group.title, f"f_{group.path}", row_noun, list_noun, group.fields)
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        return {spec.path: _column(spec) for spec in self.items}
 
     def column_name(self, column: str) -> str:
-        label = str(self.columns.get(column, {}).get("label") or column)
+        spec = next((s for s in self.items if s.path == column), None)
+        label = spec.label() if spec is not None else column
         return label[:1].lower() + label[1:]
 
 
@@ -58,91 +159,6 @@ class FormSubmission:
 
     case: dict[str, Any]
     left_out: tuple[str, ...] = field(default=())
-
-
-def _history_tables() -> dict[str, HistoryTable]:
-    vocab = vocabulary()
-    tables = (
-        HistoryTable(
-            "medications",
-            "Medication history",
-            "f_meds",
-            "Medication",
-            "the medication list",
-            {
-                "name": st.column_config.TextColumn("Name"),
-                "last_dose_hours_ago": st.column_config.NumberColumn("Last dose (hours ago)", min_value=0),
-                # answers "is it an anticoagulant or antiplatelet?" for a name the drug list lacks
-                "drug_class": st.column_config.SelectboxColumn(
-                    "Drug class (if not in the list)", options=sorted(vocab.drug_classes)
-                ),
-                "regimen": st.column_config.SelectboxColumn("Dose or indication", options=sorted(vocab.regimens)),
-            },
-        ),
-        HistoryTable(
-            "imaging",
-            "Imaging",
-            "f_imaging",
-            "Imaging",
-            "the imaging list",
-            {
-                "modality": st.column_config.SelectboxColumn("Modality", options=sorted(vocab.modalities)),
-                "date": st.column_config.DateColumn("Date"),
-                "concordant": st.column_config.CheckboxColumn("Matches the symptoms"),
-            },
-        ),
-        HistoryTable(
-            "prior_injections",
-            "Earlier injections",
-            "f_prior",
-            "Earlier injection",
-            "the list of earlier injections",
-            {
-                "procedure": st.column_config.SelectboxColumn("Procedure", options=sorted(vocab.procedures)),
-                "approach": st.column_config.SelectboxColumn("Approach", options=sorted(vocab.approaches)),
-                "region": st.column_config.SelectboxColumn("Region", options=sorted(vocab.regions)),
-                "date": st.column_config.DateColumn("Date"),
-                "steroid": st.column_config.CheckboxColumn("Steroid"),
-                "relief_percent": st.column_config.NumberColumn("Relief %", min_value=0, max_value=100),
-                "relief_weeks": st.column_config.NumberColumn("Relief (weeks)", min_value=0),
-                "worked": st.column_config.CheckboxColumn("Worked (worthwhile, lasting relief)"),
-            },
-        ),
-        HistoryTable(
-            "diagnostic_blocks",
-            "Diagnostic blocks",
-            "f_blocks",
-            "Diagnostic block",
-            "the list of diagnostic blocks",
-            {
-                "procedure": st.column_config.SelectboxColumn("Procedure", options=sorted(vocab.procedures)),
-                "region": st.column_config.SelectboxColumn("Region", options=sorted(vocab.regions)),
-                "date": st.column_config.DateColumn("Date"),
-                "relief_percent": st.column_config.NumberColumn("Relief %", min_value=0, max_value=100),
-            },
-        ),
-    )
-    return {table.field: table for table in tables}
-
-
-def _choice(label: str, kind: str, key: str, options: list[str] | None = None) -> str | None:
-    vocab = getattr(vocabulary(), kind) if options is None else None
-    ids = options if options is not None else sorted(vocab)
-    labels = {i: (vocab[i].label if vocab is not None else i) for i in ids}
-    picked = st.selectbox(label, [UNKNOWN, *ids], key=key, format_func=lambda i: i if i == UNKNOWN else labels[i])
-    return None if picked == UNKNOWN else str(picked)
-
-
-def _yes_no(label: str, key: str) -> bool | None:
-    picked = st.radio(label, ["Unknown", "Yes", "No"], key=key, horizontal=True)
-    return None if picked == "Unknown" else picked == "Yes"
-
-
-def _number(label: str, key: str, integer: bool = False, **bounds: Any) -> float | int | None:
-    value = st.number_input(label, value=None, key=key, step=1 if integer else None, **bounds)
-    if value is None:
-        return None
-    return int(value) if integer else float(value)
 
 
 def _clean(value: Any) -> Any:
@@ -190,6 +206,18 @@ def _rows_named(numbers: list[int]) -> str:
     return "rows " + ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]} are"
 
 
+def _row(table: HistoryTable, record: dict[Any, Any]) -> dict[str, Any]:
+    kinds = {spec.path: spec.kind for spec in table.items}
+    row: dict[str, Any] = {}
+    for column, cell in record.items():
+        value = _clean(cell)
+        if kinds.get(str(column)) == "text_list" and isinstance(value, str):
+            value = _levels(value)
+        if value is not None:
+            row[str(column)] = value
+    return row
+
+
 def list_answer(table: HistoryTable, frame: pd.DataFrame, assessed: dt.date | None) -> ListAnswer:
     """The rows of a "listed" table as the case's list; unknown (None) unless every filled row is usable.
 
@@ -200,7 +228,7 @@ def list_answer(table: HistoryTable, frame: pd.DataFrame, assessed: dt.date | No
     problems: list[str] = []
     unusable: list[int] = []
     for number, record in enumerate(frame.to_dict("records"), start=1):
-        row = {str(k): v for k, v in ((k, _clean(v)) for k, v in record.items()) if v is not None}
+        row = _row(table, record)
         if all(v is False for v in row.values()):
             continue  # nothing entered but unticked boxes: not an entry
         found = _row_problems(table, row, number, assessed)
@@ -224,8 +252,9 @@ def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
         return ListAnswer(None)
     if taken == "None":
         return ListAnswer([])
-    empty = pd.DataFrame({column: [None] for column in table.columns})
-    frame = st.data_editor(empty, key=f"{table.key}_table", num_rows="dynamic", column_config=table.columns)
+    columns = table.columns
+    empty = pd.DataFrame({column: [None] for column in columns})
+    frame = st.data_editor(empty, key=f"{table.key}_table", num_rows="dynamic", column_config=columns)
     answer = list_answer(table, frame, assessed)
     if answer.problems:
         st.warning("  \n".join([*answer.problems, answer.message]), icon="⚠️")
@@ -234,16 +263,63 @@ def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
     return answer
 
 
-def _allergies() -> ListAnswer:
-    taken = st.radio("Allergies", HISTORY, key="f_allergies_taken", horizontal=True)
+def _chosen_list(spec: FieldSpec) -> ListAnswer:
+    """A list of vocabulary ids (allergies), asked like the tables: not asked, none, or listed."""
+    taken = st.radio(spec.label(), HISTORY, key=f"f_{spec.path}_taken", horizontal=True)
     if taken == "Not asked":
         return ListAnswer(None)
     if taken == "None":
         return ListAnswer([])
-    listed = st.multiselect("Allergies listed", sorted(vocabulary().allergies), key="f_allergies")
+    noun = spec.label().lower()
+    listed = st.multiselect(
+        f"{spec.label()} listed", list(spec.choices), key=f"f_{spec.path}", format_func=lambda c: _choice_label(spec, c)
+    )
     if not listed:
-        st.info("No allergy chosen yet: allergies are treated as not yet known. Choose None if there are none.")
+        st.info(f"None chosen yet: {noun} are treated as not yet known. Choose None if there are none.")
     return ListAnswer(list(listed) or None)
+
+
+def _answers(fields: tuple[FieldSpec, ...], key_prefix: str = "f_") -> dict[str, Any]:
+    """A row of columns of questions; each answer under its field's name (unanswered: None)."""
+    answers: dict[str, Any] = {}
+    cols = st.columns(COLUMNS)
+    for index, spec in enumerate(fields):
+        with cols[index % COLUMNS]:
+            _, answers[spec.path.rsplit(".", 1)[-1]] = answer_widget(spec, f"{key_prefix}{spec.path}")
+    return answers
+
+
+def _patient(group: FieldGroup) -> tuple[dict[str, Any], list[FieldSpec]]:
+    """The case's own fields; the assessment date starts as today (every window counts back from it)."""
+    answers: dict[str, Any] = {}
+    scalars = [s for s in group.fields if s.kind != "enum_list" and s.path not in ASKED_ELSEWHERE]
+    cols = st.columns(COLUMNS)
+    for index, spec in enumerate(scalars):
+        with cols[index % COLUMNS]:
+            if spec.path == "assessment_date":
+                assessed = st.date_input(spec.label(), value=dt.date.today(), key=f"f_{spec.path}")
+                answers[spec.path] = assessed.isoformat() if isinstance(assessed, dt.date) else None
+            else:
+                _, answers[spec.path] = answer_widget(spec, f"f_{spec.path}")
+    return answers, [s for s in group.fields if s.kind == "enum_list"]
+
+
+def _ranges(group: FieldGroup) -> dict[str, Any] | None:
+    """The laboratory's reference ranges, one pair of limits per lab; a lab with neither is left out."""
+    labs = vocabulary().labs
+    with st.expander(group.title):
+        ranges: dict[str, Any] = {}
+        for lab in group.keys:
+            cols = st.columns(len(group.fields))
+            limits: dict[str, Any] = {}
+            for col, spec in zip(cols, group.fields, strict=True):
+                with col:
+                    name = labs[lab].label if lab in labs else lab
+                    label = f"{name} {spec.label()}"
+                    _, limits[spec.path] = answer_widget(spec, f"f_{group.path}.{lab}.{spec.path}", label)
+            if any(v is not None for v in limits.values()):
+                ranges[lab] = limits
+    return ranges or None
 
 
 def case_form() -> FormSubmission | None:
@@ -252,200 +328,37 @@ def case_form() -> FormSubmission | None:
     Not an `st.form`: the lists' tables must appear as soon as "Listed" is chosen, and Assess reads
     every answer as it stands on the page.
     """
-    vocab = vocabulary()
-    tables = _history_tables()
+    own, *parts = case_layout()
     st.markdown("**Patient**")
-    cols = st.columns(4)
-    with cols[0]:
-        case_id = st.text_input("Case id (no patient identifiers)", key="f_case_id") or None
-    with cols[1]:
-        assessed = st.date_input("Assessment date", value=dt.date.today(), key="f_assessment_date")
-    with cols[2]:
-        age = _number("Age (years)", "f_age", integer=True, min_value=0, max_value=130)
-    with cols[3]:
-        sex = _choice("Sex", "sexes", "f_sex")
-    assessed = assessed if isinstance(assessed, dt.date) else None
-    cols = st.columns(2)
-    with cols[0]:
-        pregnant = _yes_no("Pregnant", "f_pregnant")
-    with cols[1]:
-        breastfeeding = _yes_no("Breastfeeding", "f_breastfeeding")
-
-    st.markdown("**Diagnosis**")
-    cols = st.columns(5)
-    with cols[0]:
-        condition = _choice("Condition", "conditions", "f_condition")
-    with cols[1]:
-        region = _choice("Region", "regions", "f_region")
-    with cols[2]:
-        subtypes = sorted({s for subs in vocab.subtypes.values() for s in subs})
-        subtype = _choice("Subtype", "", "f_subtype", options=subtypes)
-    with cols[3]:
-        levels_text = st.text_input("Levels (e.g. L4-L5, L5-S1)", key="f_levels")
-    with cols[4]:
-        side = _choice("Side", "sides", "f_side")
-    prior_surgery = _yes_no("Earlier surgery or radiation at this level", "f_prior_surgery")
-
-    st.markdown("**Symptoms and care so far**")
-    cols = st.columns(4)
-    with cols[0]:
-        pain_pattern = _choice("Pain pattern", "pain_patterns", "f_pain_pattern")
-    with cols[1]:
-        duration = _number("Duration (weeks)", "f_duration", min_value=0.0)
-    with cols[2]:
-        pain_score = _number("Pain score (0-10)", "f_pain_score", integer=True, min_value=0, max_value=10)
-    with cols[3]:
-        care_weeks = _number("Conservative care (weeks)", "f_care_weeks", min_value=0.0)
-    cols = st.columns(3)
-    with cols[0]:
-        care_failed = _yes_no("Conservative care failed", "f_care_failed")
-        claudication = _yes_no("Neurogenic claudication", "f_claudication")
-    with cols[1]:
-        deficit = _yes_no("Progressive neurological deficit", "f_deficit")
-        cauda = _yes_no("Cauda equina signs", "f_cauda")
-    with cols[2]:
-        impairment = _yes_no("Functional impairment", "f_impairment")
-
-    st.markdown("**Comorbidities, allergies, labs**")
-    cols = st.columns(4)
-    with cols[0]:
-        infection = _yes_no("Active infection anywhere", "f_infection")
-        site_infection = _yes_no("Infection at the injection site", "f_site_infection")
-    with cols[1]:
-        bleeding = _yes_no("Bleeding disorder", "f_bleeding")
-        malignancy = _yes_no("Spinal tumour or cancer", "f_malignancy")
-    with cols[2]:
-        osteoporosis = _yes_no("Osteoporosis", "f_osteoporosis")
-        diabetes = _choice("Diabetes", "control_levels", "f_diabetes")
-    with cols[3]:
-        heart = _choice("Heart failure", "control_levels", "f_heart")
-    cols = st.columns(5)
-    with cols[0]:
-        bleeding_controlled = _yes_no("Bleeding disorder controlled", "f_bleeding_controlled")
-    with cols[1]:
-        near_target = _yes_no("Tumour at or near the target level", "f_near_target")
-    with cols[2]:
-        renal_disease = _yes_no("Severe kidney disease", "f_renal_disease")
-    with cols[3]:
-        renal_impairment = _yes_no("Impaired renal function (any degree)", "f_renal_impairment")
-    with cols[4]:
-        liver_disease = _yes_no("Severe liver disease", "f_liver_disease")
-    allergies = _allergies()
-    cols = st.columns(4)
-    with cols[0]:
-        inr = _number("INR", "f_inr", min_value=0.0)
-    with cols[1]:
-        platelets = _number("Platelets (x10^9/L)", "f_platelets", min_value=0.0)
-    with cols[2]:
-        hba1c = _number("HbA1c (%)", "f_hba1c", min_value=0.0)
-    with cols[3]:
-        glucose = _number("Glucose (mmol/L)", "f_glucose", min_value=0.0)
-    st.caption(
-        "The laboratory's reference range, where it reported one (otherwise the policy's sourced default is used)."
+    case, chosen_lists = _patient(own)
+    assessed = dt.date.fromisoformat(case["assessment_date"]) if case.get("assessment_date") else None
+    lists: dict[str, ListAnswer] = {}
+    order = list(Case.model_fields)
+    asked: list[FieldGroup | FieldSpec] = sorted(
+        [*parts, *chosen_lists], key=lambda part: order.index(part.path.partition(".")[0])
     )
-    cols = st.columns(5)
-    with cols[0]:
-        inr_high = _number("INR upper limit", "f_inr_high", min_value=0.0)
-    with cols[1]:
-        platelets_low = _number("Platelets lower limit", "f_platelets_low", min_value=0.0)
-    with cols[2]:
-        hba1c_high = _number("HbA1c upper limit or target", "f_hba1c_high", min_value=0.0)
-    with cols[3]:
-        glucose_low = _number("Glucose lower limit", "f_glucose_low", min_value=0.0)
-    with cols[4]:
-        glucose_high = _number("Glucose upper limit", "f_glucose_high", min_value=0.0)
-    ranges = {
-        lab: {"low": low, "high": high}
-        for lab, low, high in (
-            ("inr", None, inr_high),
-            ("platelets", platelets_low, None),
-            ("hba1c", None, hba1c_high),
-            ("glucose", glucose_low, glucose_high),
-        )
-        if low is not None or high is not None
-    }
-
-    st.markdown("**Medications** (generic or brand names)")
-    medications = _history(tables["medications"], assessed)
-    st.markdown("**Imaging**")
-    imaging = _history(tables["imaging"], assessed)
-    st.markdown("**Earlier injections and diagnostic blocks**")
-    prior = _history(tables["prior_injections"], assessed)
-    blocks = _history(tables["diagnostic_blocks"], assessed)
-
-    st.markdown("**Examination and CRPS criteria**")
-    cols = st.columns(5)
-    with cols[0]:
-        si_pos = _number("SI provocation tests positive", "f_si_pos", integer=True, min_value=0, max_value=20)
-    with cols[1]:
-        si_tested = _number("SI provocation tests done", "f_si_tested", integer=True, min_value=0, max_value=20)
-    with cols[2]:
-        symptoms_cat = _number("Budapest symptom categories", "f_crps_sym", integer=True, min_value=0, max_value=4)
-    with cols[3]:
-        signs_cat = _number("Budapest sign categories", "f_crps_sign", integer=True, min_value=0, max_value=4)
-    with cols[4]:
-        excluded = _yes_no("Other diagnosis excluded", "f_crps_excluded")
+    for group in asked:
+        if isinstance(group, FieldSpec):
+            st.markdown(f"**{group.label()}**")
+            case[group.path] = _chosen_list(group).value
+            continue
+        head, _, tail = group.path.partition(".")
+        if group.keys:
+            case[head][tail] = _ranges(group)
+            continue
+        st.markdown(f"**{group.title}**")
+        if group.path == "diagnoses":
+            diagnosis = _answers(group.fields, "f_diagnoses.")
+            # nothing entered is "not recorded", never "no diagnosis"
+            case["diagnoses"] = [diagnosis] if any(v is not None for v in diagnosis.values()) else None
+        elif group.repeated:
+            lists[group.path] = _history(HistoryTable.of(group), assessed)
+            case[group.path] = lists[group.path].value
+        else:
+            case[group.path] = _answers(group.fields)
     if not st.button("Assess", type="primary", key=ASSESS_KEY):
         return None
-    levels = [part.strip().upper() for part in levels_text.split(",") if part.strip()] or None
-    diagnosis = {
-        "condition": condition,
-        "region": region,
-        "subtype": subtype,
-        "levels": levels,
-        "side": side,
-        "prior_surgery_at_site": prior_surgery,
-    }
-    case = {
-        "case_id": case_id,
-        "assessment_date": assessed.isoformat() if assessed else None,
-        "age": age,
-        "sex": sex,
-        "pregnant": pregnant,
-        "breastfeeding": breastfeeding,
-        # nothing entered is "not recorded", never "no diagnosis"
-        "diagnoses": [diagnosis] if any(v is not None for v in diagnosis.values()) else None,
-        "symptoms": {
-            "pain_pattern": pain_pattern,
-            "duration_weeks": duration,
-            "pain_score": pain_score,
-            "neurogenic_claudication": claudication,
-            "functional_impairment": impairment,
-            "progressive_neurological_deficit": deficit,
-            "cauda_equina_signs": cauda,
-        },
-        "conservative_care": {"weeks": care_weeks, "failed": care_failed},
-        "imaging": imaging.value,
-        "medications": medications.value,
-        "labs": {"inr": inr, "platelets": platelets, "hba1c": hba1c, "glucose": glucose, "ranges": ranges or None},
-        "comorbidities": {
-            "active_infection": infection,
-            "injection_site_infection": site_infection,
-            "bleeding_disorder": bleeding,
-            "bleeding_disorder_controlled": bleeding_controlled,
-            "spinal_malignancy": malignancy,
-            "malignancy_near_target": near_target,
-            "renal_disease": renal_disease,
-            "renal_impairment": renal_impairment,
-            "liver_disease": liver_disease,
-            "osteoporosis": osteoporosis,
-            "diabetes": diabetes,
-            "heart_failure": heart,
-        },
-        "allergies": allergies.value,
-        "prior_injections": prior.value,
-        "diagnostic_blocks": blocks.value,
-        "exam": {"si_provocation_positive": si_pos, "si_provocation_tested": si_tested},
-        "crps_criteria": {
-            "symptom_categories": symptoms_cat,
-            "sign_categories": signs_cat,
-            "other_diagnosis_excluded": excluded,
-        },
-    }
     left_out = tuple(
-        line
-        for answer in (medications, imaging, prior, blocks)
-        if answer.problems
-        for line in (*answer.problems, answer.message)
+        line for answer in lists.values() if answer.problems for line in (*answer.problems, answer.message)
     )
     return FormSubmission(case, left_out)

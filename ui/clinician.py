@@ -13,9 +13,9 @@ from decision.diff import report_diff
 from decision.evaluate import InvalidCase
 from decision.explain import to_markdown
 from decision.fhir.importer import FhirInputError, case_from_bundle
-from decision.fields import field_catalogue
+from decision.fields import NOT_RULE_FIELDS, FieldSpec, case_layout, field_catalogue
 from decision.report import Report
-from ui.case_form import case_form
+from ui.case_form import answer_widget, case_form
 from ui.components import demos, evaluator, show_report, store
 from ui.export import report_pdf
 
@@ -24,24 +24,15 @@ IMPORTED = "imported_fhir"
 FORM_LEFT_OUT = "form_left_out"
 
 
-def _answer_widget(path: str, key: str) -> tuple[bool, Any]:
-    """A widget for one scalar case field, typed from the case model. Returns (answered, value)."""
-    spec = field_catalogue().scalars.get(path)
-    if spec is None:
-        return False, None
-    if spec.kind == "bool":
-        picked = st.radio(path, ["Unknown", "Yes", "No"], key=key, horizontal=True)
-        return picked != "Unknown", picked == "Yes"
-    if spec.kind == "enum":
-        picked = st.selectbox(path, ["(unknown)", *spec.choices], key=key)
-        return picked != "(unknown)", picked
-    if spec.kind == "number":
-        value = st.number_input(path, value=None, key=key)
-        return value is not None, value
-    if spec.kind == "enum_list":
-        picked = st.multiselect(path + " (leave empty for none)", list(spec.choices), key=key)
-        return True, picked
-    return False, None
+def _changeable_fields() -> dict[str, FieldSpec]:
+    """The case's own fields and its parts' fields (not lists' items), each a what-if can change alone."""
+    return {
+        spec.path: spec
+        for group in case_layout()
+        if not group.repeated and not group.keys
+        for spec in group.fields
+        if spec.path not in NOT_RULE_FIELDS
+    }
 
 
 def _missing_questions(case: dict[str, Any], report: Report) -> None:
@@ -53,8 +44,9 @@ def _missing_questions(case: dict[str, Any], report: Report) -> None:
         answers: dict[str, Any] = {}
         for item in report.missing_information:
             st.markdown(f"- `{item.field}`: {item.why}")
-            if item.field in field_catalogue().scalars:
-                answered, value = _answer_widget(item.field, f"answer_{item.field}")
+            spec = field_catalogue().scalars.get(item.field)
+            if spec is not None:
+                answered, value = answer_widget(spec, f"answer_{item.field}")
                 if answered:
                     answers[item.field] = value
             elif item.field in field_catalogue().lists:
@@ -72,9 +64,11 @@ def _missing_questions(case: dict[str, Any], report: Report) -> None:
 
 def _what_if(case: dict[str, Any], report: Report) -> None:
     with st.expander("What if… change one answer and see what changes"):
-        paths = sorted(p for p in field_catalogue().scalars if not p.startswith(("candidate.", "diagnosis.")))
-        path = st.selectbox("Answer to change", paths, key="whatif_path")
-        answered, value = _answer_widget(path, "whatif_value")
+        fields = _changeable_fields()
+        path = st.selectbox(
+            "Answer to change", list(fields), key="whatif_path", format_func=lambda p: f"{fields[p].label()} ({p})"
+        )
+        answered, value = answer_widget(fields[path], "whatif_value")
         changed_case = with_field(case, path, value if answered else None)
         try:
             changed = evaluator().evaluate(changed_case)
