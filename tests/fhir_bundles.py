@@ -2,7 +2,7 @@
 
 Standard codes are looked up in the code maps in reverse (ICD-10-CM, LOINC, RxNorm, CPT,
 DICOM, IPS absent codes), so every round trip also exercises the maps; spine-cds's local codes
-and extensions carry what no standard code says. Independent of decision.fhir.importer by design: the
+and extensions carry what no standard code says. Independent of decision.fhir by design: the
 two meet only in the test.
 """
 

@@ -21,7 +21,7 @@ from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.case import Case
 from decision.evaluate import default_evaluator
-from decision.fhir.importer import (
+from decision.fhir import (
     FhirInputError,
     case_from_bundle,
     case_from_resources,
@@ -591,7 +591,7 @@ def _broken_maps(tmp_path: Path, old: str, new: str) -> Path:
 )
 def test_the_code_maps_are_checked(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(KnowledgeError) as err:
-        load_codemaps(_broken_maps(tmp_path, old, new), release=False)
+        load_codemaps(_broken_maps(tmp_path, old, new))
     assert any(message in p for p in err.value.problems), err.value.problems
 
 

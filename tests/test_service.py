@@ -33,7 +33,7 @@ from decision.cds_hooks.prefetch import prefetch_templates
 from decision.cds_hooks.service import create_app
 from decision.evaluate import default_evaluator
 from decision.explain import STATUS_LABEL, candidate_title
-from decision.fhir.importer import procedure_from_order
+from decision.fhir import procedure_from_order
 from decision.settings import Settings
 from decision.store import CaseStore
 
@@ -351,7 +351,7 @@ def test_guidance_the_knowledge_does_not_accept_is_changed_to_the_preferred_one(
 
 def test_another_approach_is_suggested_only_when_the_report_indicates_it() -> None:
     from decision.cds_hooks.cards import CardWriter
-    from decision.fhir.importer import ProcedureSelection
+    from decision.fhir import ProcedureSelection
 
     case = vignette("esi-duration-4-weeks-indicated")
     report = default_evaluator().evaluate(case)
@@ -499,7 +499,7 @@ def test_health_reports_the_knowledge_and_the_store(client_for: Callable[..., Te
 def test_the_same_record_in_a_prefetch_gives_the_same_case_as_typed_in() -> None:
     case = vignette("contrast-allergy-esi-caution")
     from decision.cds_hooks.prefetch import gather
-    from decision.fhir.importer import case_from_resources
+    from decision.fhir import case_from_resources
 
     gathered = gather(prefetch_for(case, "x1"), "x1", prefetch_templates())
     imported = case_from_resources(gathered.resources, now=assessment_time(case), case_id=case.get("case_id"))

@@ -12,7 +12,7 @@ from decision.case import with_field
 from decision.diff import report_diff
 from decision.evaluate import InvalidCase
 from decision.explain import to_markdown
-from decision.fhir.importer import FhirInputError, case_from_bundle
+from decision.fhir import FhirInputError, case_from_bundle
 from decision.fields import NOT_RULE_FIELDS, FieldSpec, case_layout, field_catalogue
 from decision.report import Report
 from ui.case_form import answer_widget, case_form

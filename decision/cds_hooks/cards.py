@@ -20,7 +20,7 @@ from typing import Any
 
 from decision.cds_hooks.wire import SUMMARY_MAX, Action, Card, Coding, Indicator, Link, Source, Suggestion
 from decision.explain import STATUS_LABEL, candidate_title, reason_label
-from decision.fhir.importer import ProcedureSelection
+from decision.fhir import ProcedureSelection
 from decision.report import IgnoredInput, Reason, Report, ReportCandidate, Status, candidate_key
 from knowledge.codemaps import default_codemaps
 from knowledge.loader import Knowledge

@@ -1,7 +1,7 @@
 """The CDS Hooks 2.0 service: discovery, patient-view and order-select cards, feedback, health.
 
 Thin: a request is checked (decision.cds_hooks.wire), its prefetch becomes a case (decision.cds_hooks.prefetch,
-decision.fhir.importer), the engine evaluates it, cards are written from the report (decision.cds_hooks.cards), and
+decision.fhir), the engine evaluates it, cards are written from the report (decision.cds_hooks.cards), and
 the case, its report and the cards issued are stored (decision.store) so that the MDT can open the case
 from the card's link and feedback reaches the audit trail. Nothing else is kept between requests,
 so identical replicas can sit behind a load balancer over one shared store.
@@ -45,7 +45,7 @@ from decision.cds_hooks.wire import (
     problems,
 )
 from decision.evaluate import InvalidCase, default_evaluator
-from decision.fhir.importer import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
+from decision.fhir import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
 from decision.report import Report, candidate_key
 from decision.settings import Settings, load_settings
 from decision.store import CardRecord, CaseStore, StoreError
