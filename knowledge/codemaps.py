@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from knowledge.loader import KNOWLEDGE_DIR, Knowledge, KnowledgeError, did_you_mean, load_knowledge
+from knowledge.loader import KNOWLEDGE_DIR, Knowledge, KnowledgeError, did_you_mean, load_knowledge, read_yaml
+from knowledge.problems import validation_problems
 from knowledge.schema import Vocabulary
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -267,25 +268,28 @@ def _by_code(entries: list[Any], maps: CodeMaps, group: str, problems: list[str]
     return out
 
 
-def load_codemaps(root: Path | None = None) -> CodeIndex:
-    """Load, check and index the code maps. Raises KnowledgeError naming each problem."""
-    import yaml
+def load_codemaps(root: Path | None = None, *, release: bool = True) -> CodeIndex:
+    """Load, check and index the code maps. Raises KnowledgeError naming each problem.
 
+    The maps are part of the knowledge release: with `release`, a folder whose files differ from
+    its manifest (the maps included) is refused, as `load_knowledge` refuses it."""
     root = (root or KNOWLEDGE_DIR).resolve()
     path = root / CODEMAP_FILE
+    problems: list[str] = []
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path, problems, root) if path.exists() else None
+        if problems:
+            raise KnowledgeError(problems)
         maps = CodeMaps.model_validate(raw)
     except OSError as err:
         raise KnowledgeError([f"{CODEMAP_FILE}: cannot read ({err.strerror})"]) from None
-    except yaml.YAMLError as err:
-        raise KnowledgeError([f"{CODEMAP_FILE}: not valid YAML ({err})"]) from None
     except ValidationError as err:
         raise KnowledgeError(
-            [f"{CODEMAP_FILE}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors(include_url=False)]
+            validation_problems(
+                err, echo_values=False, whole="(top)", location=lambda loc: (CODEMAP_FILE, ".".join(map(str, loc)))
+            )
         ) from None
-    problems: list[str] = []
-    knowledge = load_knowledge(root)
+    knowledge = load_knowledge(root, release=release)
     _check_sources(maps, knowledge, problems)
     _check_vocabulary(maps, knowledge.vocabulary, problems)
     groups: dict[str, dict[tuple[str, str], Any]] = {}

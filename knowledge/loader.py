@@ -92,11 +92,52 @@ class Knowledge:
         return f"{source.title}, {source.sections[section].title}"
 
 
-def _read_yaml(path: Path, problems: list[str], root: Path) -> Any:
+MAX_FILE_BYTES = 2_000_000
+"""The largest knowledge file read (the largest shipped is under 100 kB)."""
+
+MAX_EXPANDED_NODES = 200_000
+"""YAML aliases may share a block (the hold table does); expanded, a file stays under this many
+nodes, so a few hundred bytes of nested aliases cannot cost minutes and gigabytes to validate."""
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Nodes the document holds once every alias is expanded (shared nodes counted per use)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1  # a recursive alias counts once instead of for ever
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = min(size, MAX_EXPANDED_NODES + 1)
+    return memo[id(node)]
+
+
+def read_yaml(path: Path, problems: list[str], root: Path) -> Any:
+    rel = path.relative_to(root).as_posix()
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_FILE_BYTES:
+            problems.append(f"{rel}: larger than {MAX_FILE_BYTES:,} bytes; not read")
+            return None
+        text = path.read_text(encoding="utf-8")
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+                problems.append(f"{rel}: its aliases expand to more than {MAX_EXPANDED_NODES:,} entries; not read")
+                return None
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.relative_to(root)}: not valid YAML: {exc}")
+        problems.append(f"{rel}: not valid YAML: {exc}")
+        return None
+    except RecursionError:
+        problems.append(f"{rel}: nested too deeply to be knowledge; not read")
         return None
 
 
@@ -242,8 +283,48 @@ def _check_rule(
                 )
 
 
-def load_knowledge(root: Path | None = None) -> Knowledge:
-    """Read every knowledge file under `root`, validate it, and raise one error listing all defects."""
+def release_files(root: Path) -> dict[str, str]:
+    """Every file of the knowledge folder but the manifest, with the SHA-256 of its bytes."""
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*.yaml"))
+        if path.relative_to(root).as_posix() != "manifest.yaml"
+    }
+
+
+def rule_hashes(entries: Iterable[RuleEntry]) -> dict[str, str]:
+    return {e.rule.id: hashlib.sha256(e.rule.model_dump_json().encode()).hexdigest() for e in entries}
+
+
+def _differences(kind: str, released: dict[str, str], found: dict[str, str]) -> list[str]:
+    """What differs from the release, named: a file or rule added, removed or changed."""
+    out = [f"{kind} {name}: not in the release (added since)" for name in sorted(set(found) - set(released))]
+    out += [f"{kind} {name}: in the release but missing" for name in sorted(set(released) - set(found))]
+    out += [
+        f"{kind} {name}: changed since the release"
+        for name in sorted(set(found) & set(released))
+        if found[name] != released[name]
+    ]
+    return out
+
+
+def _check_release(manifest: Manifest, root: Path, entries: list[RuleEntry], problems: list[str]) -> None:
+    if not manifest.files or not manifest.rules:
+        problems.append(
+            "manifest.yaml: lists no files or rules: a knowledge folder is served only as a release "
+            "(spine-cds kb release --root DIR --version V writes the manifest after review)"
+        )
+        return
+    found = _differences("file", manifest.files, release_files(root))
+    found += _differences("rule", manifest.rules, rule_hashes(entries))
+    problems += [f"manifest.yaml ({manifest.version}): {p}" for p in found]
+
+
+def load_knowledge(root: Path | None = None, *, release: bool = True) -> Knowledge:
+    """Read every knowledge file under `root`, validate it, and raise one error listing all defects.
+
+    `release=False` skips the comparison with the manifest: only `kb release` does that, to
+    write the manifest of a folder it has just validated."""
     root = (root or KNOWLEDGE_DIR).resolve()
     problems: list[str] = []
 
@@ -252,7 +333,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         if not path.exists():
             problems.append(f"{name}: missing")
             return None
-        return _read_yaml(path, problems, root)
+        return read_yaml(path, problems, root)
 
     manifest = _model(Manifest, read("manifest.yaml"), "manifest.yaml", problems)
     vocab = _model(Vocabulary, read("vocabulary.yaml"), "vocabulary.yaml", problems)
@@ -276,7 +357,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
     policies: dict[str, Policy] = {}
     for path in sorted((root / "policies").glob("*.yaml")):
         rel = path.relative_to(root).as_posix()
-        policy = _model(Policy, _read_yaml(path, problems, root), rel, problems)
+        policy = _model(Policy, read_yaml(path, problems, root), rel, problems)
         if policy is not None:
             if policy.id != path.stem:
                 problems.append(f"{rel}: policy id {policy.id!r} must match the file name {path.stem!r}")
@@ -289,7 +370,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
     entries: list[RuleEntry] = []
     for path in sorted((root / "rules").glob("*.yaml")):
         rel = path.relative_to(root).as_posix()
-        raw = _read_yaml(path, problems, root)
+        raw = read_yaml(path, problems, root)
         rule_ids = [
             str(r.get("id", f"#{i}")) if isinstance(r, dict) else f"#{i}"
             for i, r in enumerate(raw.get("rules", []) if isinstance(raw, dict) else [])
@@ -306,7 +387,7 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         problems.append("holds/: no antithrombotic hold table found (holds/asra_2018.yaml is expected)")
     for path in hold_files:
         rel = path.relative_to(root).as_posix()
-        table = _model(HoldTable, _read_yaml(path, problems, root), rel, problems)
+        table = _model(HoldTable, read_yaml(path, problems, root), rel, problems)
         if table is None or vocab is None:
             continue
         hold_tables[table.guideline] = table
@@ -358,6 +439,8 @@ def load_knowledge(root: Path | None = None) -> Knowledge:
         params_by_policy = {pid: _params(policies, pid) for pid in policies}
         for entry in entries:
             _check_rule(entry, policies, params_by_policy, vocab, sources, problems)
+    if manifest is not None and release:
+        _check_release(manifest, root, entries, problems)
     if problems:
         raise KnowledgeError(problems)
     assert manifest is not None and vocab is not None and catalogue is not None
@@ -397,7 +480,7 @@ def load_vocabulary(root: Path | None = None) -> Vocabulary:
     """Only the vocabulary, for the case model: it must not depend on the rules being valid."""
     root = (root or KNOWLEDGE_DIR).resolve()
     problems: list[str] = []
-    data = _read_yaml(root / "vocabulary.yaml", problems, root)
+    data = read_yaml(root / "vocabulary.yaml", problems, root)
     vocab = _model(Vocabulary, data, "vocabulary.yaml", problems)
     if problems:
         raise KnowledgeError(problems)

@@ -252,10 +252,21 @@ class Policy(BaseModel):
 
 
 class Manifest(BaseModel):
+    """The release: its version, and the files and rules it is made of, each with its hash.
+
+    Written by `spine-cds kb release`; the loader refuses a folder that differs from it, so a file
+    deleted, cut short or added after review is never served under the reviewed version."""
+
     model_config = STRICT
     title: str
     version: str = Field(pattern=r"^\d{4}\.\d+\.\d+$")
     default_policy: str
+    files: dict[str, str] = Field(
+        default_factory=dict, description="Path under the knowledge folder -> SHA-256 of its bytes."
+    )
+    rules: dict[str, str] = Field(
+        default_factory=dict, description="Rule id -> SHA-256 of the rule as loaded (generated rules included)."
+    )
 
 
 class ProcedureCatalogue(BaseModel):

@@ -15,6 +15,7 @@ from decision.evaluate import CaseEvaluator
 from decision.truth import Evaluator
 from knowledge.conditions import ParamRef, walk
 from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError, load_knowledge
+from knowledge.release import write_release
 
 FIXTURES = Path(__file__).parent / "fixtures" / "broken_knowledge"
 
@@ -139,7 +140,7 @@ BROKEN = {
 def test_broken_knowledge_is_rejected_with_file_rule_and_field(tmp_path: Path, fixture: str) -> None:
     root = _with_fixture(tmp_path, fixture)
     with pytest.raises(KnowledgeError) as caught:
-        compile_knowledge(load_knowledge(root))
+        compile_knowledge(load_knowledge(root, release=False))
     message = str(caught.value)
     for fragment in BROKEN[fixture]:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
@@ -155,6 +156,7 @@ def test_knowledge_version_and_hash_change_with_content(tmp_path: Path) -> None:
     before = load_knowledge(root).content_hash
     path = root / "rules" / "crps.yaml"
     path.write_text(path.read_text() + "\n# reviewed\n")
+    write_release(root)
     assert load_knowledge(root).content_hash != before
     assert load_knowledge().content_hash == load_knowledge().content_hash
 

@@ -9,6 +9,7 @@ from vignette_format import SHARED_VIGNETTES, load_vignette
 
 from decision.reload import ReloadingEvaluator
 from knowledge.loader import KNOWLEDGE_DIR
+from knowledge.release import write_release
 
 CASE = load_vignette(SHARED_VIGNETTES / "esi-apixaban-24h-deferred.yaml")["case"]
 TF = ("epidural_steroid_injection", "transforaminal", "lumbar")
@@ -39,6 +40,11 @@ def test_a_broken_edit_keeps_the_last_good_knowledge_and_a_fix_is_picked_up(tmp_
     row = original[apixaban:row_end]
     assert "stop_hours: 120," in row
     holds.write_text(original[:apixaban] + row.replace("stop_hours: 120,", "stop_hours: 12,") + original[row_end:])
+    status = service.status()
+    assert status.content_hash == good_hash and status.error, "an edit is not served before it is released"
+    assert any("file holds/asra_2018.yaml: changed since the release" in p for p in status.error)
+    assert any("rule hold.apixaban.intermediate_high: changed since the release" in p for p in status.error)
+    write_release(root)
     status = service.status()
     assert status.error is None and status.content_hash != good_hash
     report = service.evaluate(CASE)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import glob
 import json
 import multiprocessing
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from decision.cli.inputs import InputError, parse_document
 from decision.evaluate import CaseEvaluator, InvalidCase, default_evaluator
@@ -20,28 +21,65 @@ Result = tuple[str, bool]
 """(one output line without its newline, whether the case was valid)."""
 
 
-def evaluate_line(evaluator: CaseEvaluator, number: int, raw: bytes, policy: str | None) -> Result:
-    """A report line, or an error record naming the line and the problems; never an exception."""
+MAX_LINE_BYTES = 1_000_000
+"""The longest case line read (a case with 20 diagnoses and 100 earlier injections is ~30 kB); a
+longer line is refused unread, so one line cannot take the memory of the machine."""
+
+_UNPRINTABLE = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+
+
+def printable_id(value: Any) -> str | None:
+    """A case id as an error record may print it: control, format (bidi) and separator characters
+    removed, at most 200 characters. A report's own case_id is already refused such characters."""
+    if not isinstance(value, str):
+        return None
+    return "".join(ch for ch in value if unicodedata.category(ch) not in _UNPRINTABLE)[:200]
+
+
+def evaluate_line(evaluator: CaseEvaluator, number: int, raw: bytes | None, policy: str | None) -> Result:
+    """A report record, or an error record, each with the input line number; never an exception.
+    `raw` is None for a line longer than MAX_LINE_BYTES (not read)."""
     payload: Any = None
     try:
+        if raw is None:
+            raise InputError([f"longer than {MAX_LINE_BYTES:,} bytes; not read"])
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise InputError([f"not UTF-8 text (byte {exc.start})"]) from None
         payload = parse_document(text, f"line {number}")
-        return evaluator.evaluate(payload, policy).model_dump_json(), True
+        report = evaluator.evaluate(payload, policy).model_dump_json()
+        return f'{{"line":{number},{report[1:]}', True
     except (InputError, InvalidCase) as exc:
-        case_id = payload.get("case_id") if isinstance(payload, dict) else None
+        case_id = printable_id(payload.get("case_id")) if isinstance(payload, dict) else None
         return json.dumps({"line": number, "case_id": case_id, "error": {"problems": exc.echoed_problems}}), False
 
 
-def numbered(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, raw in enumerate(lines, start=1):
-        if raw.strip():
+def _bounded_lines(stream: BinaryIO) -> Iterator[bytes | None]:
+    """The stream's lines, None for one longer than MAX_LINE_BYTES (skipped without holding it)."""
+    while True:
+        line = stream.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := stream.readline(1 << 16)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
+
+
+def numbered(lines: Iterable[bytes] | BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """(input line number, line) for every non-blank line; a line too long to read is None."""
+    source: Iterable[bytes | None] = _bounded_lines(lines) if hasattr(lines, "readline") else lines  # type: ignore[arg-type]
+    for number, raw in enumerate(source, start=1):
+        if raw is None or len(raw) > MAX_LINE_BYTES:
+            yield number, None
+        elif raw.strip():
             yield number, raw
 
 
-def run_serial(lines: Iterable[bytes], policy: str | None) -> Iterator[Result]:
+def run_serial(lines: Iterable[bytes] | BinaryIO, policy: str | None) -> Iterator[Result]:
     evaluator = default_evaluator()
     for number, raw in numbered(lines):
         yield evaluate_line(evaluator, number, raw, policy)
@@ -56,11 +94,13 @@ def _init_worker(policy: str | None) -> None:
     default_evaluator()  # build the engine once per process, before the first case
 
 
-def _work(item: tuple[int, bytes]) -> Result:
+def _work(item: tuple[int, bytes | None]) -> Result:
     return evaluate_line(default_evaluator(), item[0], item[1], _worker_policy)
 
 
-def run_workers(lines: Iterable[bytes], policy: str | None, workers: int, chunk: int = 64) -> Iterator[Result]:
+def run_workers(
+    lines: Iterable[bytes] | BinaryIO, policy: str | None, workers: int, chunk: int = 64
+) -> Iterator[Result]:
     """Worker processes, results in input order (imap keeps order while streaming)."""
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, initargs=(policy,)) as pool:
@@ -69,9 +109,7 @@ def run_workers(lines: Iterable[bytes], policy: str | None, workers: int, chunk:
 
 def _evaluate_partition(lines: Iterable[str], policy: str | None) -> list[str]:
     evaluator = default_evaluator()
-    return [
-        evaluate_line(evaluator, n, line.encode(), policy)[0] for n, line in enumerate(lines, start=1) if line.strip()
-    ]
+    return [evaluate_line(evaluator, n, raw, policy)[0] for n, raw in numbered(line.encode() for line in lines)]
 
 
 def run_dask(pattern: str, out_dir: str, scheduler: str, policy: str | None) -> tuple[int, int]:
@@ -102,5 +140,5 @@ def run_dask(pattern: str, out_dir: str, scheduler: str, policy: str | None) -> 
     for part in sorted(Path(out_dir).glob("part-*.jsonl"), key=lambda p: int(p.stem.split("-")[1])):
         for line in part.read_text(encoding="utf-8").splitlines():
             cases += 1
-            invalid += line.startswith('{"line"')
+            invalid += "error" in json.loads(line)
     return cases, invalid

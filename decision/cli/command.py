@@ -1,12 +1,13 @@
 """The `spine-cds` command.
 
 Exit codes: 0 ok, 2 invalid input (the message names the field), 3 invalid knowledge, 4 a
-tampered audit trail, 1 an internal error. No traceback reaches the user (set SPINE_CDS_DEBUG=1 to see one).
+tampered audit trail, 141 the output closed before everything was written, 1 an internal error. No traceback reaches the user (set SPINE_CDS_DEBUG=1 to see one).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -18,12 +19,14 @@ from typing import Any, TextIO
 
 import yaml
 
-from decision.cli.inputs import InputError, open_binary, open_output, parse_document, read_text
+from decision.cli.inputs import InputError, OutputFile, open_binary, open_output, parse_document, read_text
 from decision.settings import SettingsError, load_settings
 from knowledge.loader import KnowledgeError, load_knowledge
 from knowledge.problems import ProblemError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE, EXIT_TAMPERED = 0, 1, 2, 3, 4
+EXIT_BROKEN_PIPE = 141
+"""What a shell reports for a process its reader closed on (128 + SIGPIPE)."""
 
 EXIT_CODES: dict[type[ProblemError], tuple[int, str]] = {
     KnowledgeError: (EXIT_KNOWLEDGE, "invalid knowledge"),
@@ -101,9 +104,20 @@ class _Progress:
         print(f"  {_cases(done)}, {failed} invalid, {rate:,.0f} cases/s", end=end, file=sys.stderr, flush=True)
 
 
-def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.cli.batch import run_dask, run_serial, run_workers
+def _same_file(first: str, second: str) -> bool:
+    """The same file by identity (a hard link or a symbolic link included), not by name."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return Path(first).resolve() == Path(second).resolve()
 
+
+def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.case import Case
+    from decision.cli.batch import run_dask, run_serial, run_workers
+    from decision.evaluate import default_evaluator
+
+    default_evaluator().policy_id(Case(), args.policy)  # an unknown policy fails once, not once per line
     if args.dask:
         if not args.out or args.out == "-":
             raise InputError(["--dask needs --out DIR: the results are written as one JSONL part per input file"])
@@ -115,10 +129,12 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_INPUT if invalid else EXIT_OK
     if args.workers < 1:
         raise InputError([f"--workers {args.workers}: expected 1 or more"])
-    if args.out not in (None, "-") and args.cases != "-" and Path(args.out).resolve() == Path(args.cases).resolve():
+    if args.out not in (None, "-") and args.cases != "-" and _same_file(args.out, args.cases):
         raise InputError([f"--out {args.out}: is the input file; writing it would destroy the cases"])
     source = sys.stdin.buffer if args.cases == "-" else open_binary(args.cases)
-    sink = out if args.out in (None, "-") else open_output(args.out)
+    target = None if args.out in (None, "-") else open_output(args.out)
+    sink: TextIO | OutputFile = out if target is None else target
+    completed = False
     progress = _Progress(args.progress or (sys.stderr.isatty() and not os.environ.get("CI")))
     done = failed = 0
     try:
@@ -130,9 +146,10 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
             failed += not valid
             sink.write(line + "\n")
             progress.update(done, failed)
+        completed = True
     finally:
-        if sink is not out:
-            sink.close()
+        if target is not None:
+            target.finish(completed)
         if source is not sys.stdin.buffer:
             source.close()
     progress.update(done, failed, final=True)
@@ -145,8 +162,10 @@ def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.root and not Path(args.root).is_dir():
         raise InputError([f"--root {args.root}: no such folder"])
-    knowledge = load_knowledge(Path(args.root) if args.root else None)
-    evaluator = CaseEvaluator(knowledge)  # compiling checks every field and registers the rulesets
+    root = Path(args.root) if args.root else None
+    # The content first (every defect of a draft is named), then whether it is the release.
+    evaluator = CaseEvaluator(load_knowledge(root, release=False))  # compiling checks every field
+    knowledge = load_knowledge(root)
     engine_rules = sum(p.engine_rule_count for p in evaluator.policies.values())
     from knowledge.codemaps import load_codemaps
 
@@ -158,6 +177,23 @@ def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
         f"FHIR code maps {codes.maps.version} are valid: {len(codes.conditions)} billable ICD-10-CM and other condition "
         f"codes, {len(codes.observations)} observation, {len(codes.medications)} medication, "
         f"{len(codes.procedures)} procedure codes\n"
+    )
+    return EXIT_OK
+
+
+def cmd_kb_release(args: argparse.Namespace, out: TextIO) -> int:
+    """Validate a reviewed folder and write its manifest: the one step that accepts a change."""
+    from decision.evaluate import CaseEvaluator
+    from knowledge.release import write_release
+
+    if args.root and not Path(args.root).is_dir():
+        raise InputError([f"--root {args.root}: no such folder"])
+    root = Path(args.root) if args.root else None
+    CaseEvaluator(load_knowledge(root, release=False))  # compiles: a release must build, not only load
+    manifest = write_release(root, args.version)
+    out.write(
+        f"knowledge {manifest.version} released: {len(manifest.files)} files and {len(manifest.rules)} rules "
+        "in manifest.yaml\n"
     )
     return EXIT_OK
 
@@ -326,6 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate = kb_sub.add_parser("validate", help="load, check and compile every knowledge file")
     validate.add_argument("--root", help="knowledge folder (default: the shipped one)")
     validate.set_defaults(func=cmd_kb_validate)
+    release = kb_sub.add_parser(
+        "release", help="after review: validate the folder and write its manifest (files and rules with hashes)"
+    )
+    release.add_argument("--root", help="knowledge folder (default: the shipped one)")
+    release.add_argument("--version", help="the release's version, year.minor.patch (default: unchanged)")
+    release.set_defaults(func=cmd_kb_release)
     show = kb_sub.add_parser("show", help="list the rules, or show one")
     show.add_argument("rule", nargs="?")
     show.add_argument("--policy", help="show the figures of this policy (default: the knowledge's default)")
@@ -384,7 +426,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        return EXIT_OK
+        # The reader went away (`| head`): what was not written is lost, so this is not success.
+        # Python's own flush at exit would fail again on the closed pipe; point stdout at nothing.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("output closed early: not every result was written", file=sys.stderr)
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # the promise: never a traceback, always a message
         if _debug_wanted():
             traceback.print_exc()

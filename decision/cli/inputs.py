@@ -4,7 +4,10 @@ line and column (never a traceback). Batch reads its lines through the same pars
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -56,15 +59,39 @@ def _parse_yaml(text: str, name: str) -> Any:
         raise InputError([f"{name}: nested too deeply to be a case"]) from None
 
 
-def open_output(path: str) -> Any:
-    try:
-        return open(path, "w", encoding="utf-8")
-    except IsADirectoryError:
-        raise InputError([f"--out {path}: is a directory, expected a file name"]) from None
-    except FileNotFoundError:
-        raise InputError([f"--out {path}: its folder does not exist"]) from None
-    except OSError as exc:
-        raise InputError([f"--out {path}: cannot be written ({exc.strerror})"]) from None
+class OutputFile:
+    """An output written beside its target and renamed over it only when complete: an interrupted
+    run never leaves half a file under the real name, and the target (perhaps a link to something
+    else) is replaced, never truncated in place."""
+
+    def __init__(self, path: str) -> None:
+        target = Path(path)
+        if target.is_dir():
+            raise InputError([f"--out {path}: is a directory, expected a file name"])
+        if not target.parent.is_dir():
+            raise InputError([f"--out {path}: its folder does not exist"])
+        try:
+            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+        except OSError as exc:
+            raise InputError([f"--out {path}: cannot be written ({exc.strerror})"]) from None
+        self.target = target
+        self.temporary = Path(temporary)
+        self.stream = os.fdopen(handle, "w", encoding="utf-8")
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)
+
+    def finish(self, completed: bool) -> None:
+        """Rename over the target when the run completed; otherwise drop the partial file."""
+        self.stream.close()
+        if completed:
+            os.replace(self.temporary, self.target)
+        else:
+            self.temporary.unlink(missing_ok=True)
+
+
+def open_output(path: str) -> OutputFile:
+    return OutputFile(path)
 
 
 def open_binary(path: str) -> Any:
