@@ -52,10 +52,12 @@ def _levels(text: str) -> list[str] | None:
     return [part.strip().upper() for part in text.split(",") if part.strip()] or None
 
 
-def answer_widget(spec: FieldSpec, key: str, label: str | None = None) -> tuple[bool, Any]:
+def answer_widget(
+    spec: FieldSpec, key: str, label: str | None = None, start: dt.date | None = None
+) -> tuple[bool, Any]:
     """One widget for one case field, typed, labelled and bounded by the model. Returns (answered, value).
 
-    Every widget starts unanswered, and an unanswered field's value is None: unknown, never "no" or zero.
+    Every widget starts unanswered (a date may be given a `start`), and an unanswered value is None: unknown.
     """
     label = label or spec.label()
     hint = spec.description or None
@@ -84,7 +86,7 @@ def answer_widget(spec: FieldSpec, key: str, label: str | None = None) -> tuple[
         )
         return value is not None, None if value is None else cast(value)
     if spec.kind == "date":
-        picked_date = st.date_input(label, value=None, key=key, help=hint)
+        picked_date = st.date_input(label, value=start, key=key, help=hint)
         answered = isinstance(picked_date, dt.date)
         return answered, picked_date.isoformat() if isinstance(picked_date, dt.date) else None
     if spec.kind == "enum_list":
@@ -247,7 +249,7 @@ def list_answer(table: HistoryTable, frame: pd.DataFrame, assessed: dt.date | No
 
 
 def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
-    taken = st.radio(table.label, HISTORY, key=f"{table.key}_taken", horizontal=True)
+    taken = st.radio(f"**{table.label}**", HISTORY, key=f"{table.key}_taken", horizontal=True)
     if taken == "Not asked":
         return ListAnswer(None)
     if taken == "None":
@@ -265,7 +267,7 @@ def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
 
 def _chosen_list(spec: FieldSpec) -> ListAnswer:
     """A list of vocabulary ids (allergies), asked like the tables: not asked, none, or listed."""
-    taken = st.radio(spec.label(), HISTORY, key=f"f_{spec.path}_taken", horizontal=True)
+    taken = st.radio(f"**{spec.label()}**", HISTORY, key=f"f_{spec.path}_taken", horizontal=True)
     if taken == "Not asked":
         return ListAnswer(None)
     if taken == "None":
@@ -280,28 +282,17 @@ def _chosen_list(spec: FieldSpec) -> ListAnswer:
 
 
 def _answers(fields: tuple[FieldSpec, ...], key_prefix: str = "f_") -> dict[str, Any]:
-    """A row of columns of questions; each answer under its field's name (unanswered: None)."""
+    """A row of columns of questions; each answer under its field's name (unanswered: None).
+
+    The assessment date alone starts answered, as today: every time window counts back from it.
+    """
     answers: dict[str, Any] = {}
     cols = st.columns(COLUMNS)
     for index, spec in enumerate(fields):
         with cols[index % COLUMNS]:
-            _, answers[spec.path.rsplit(".", 1)[-1]] = answer_widget(spec, f"{key_prefix}{spec.path}")
+            today = dt.date.today() if spec.path == "assessment_date" else None
+            _, answers[spec.path.rsplit(".", 1)[-1]] = answer_widget(spec, f"{key_prefix}{spec.path}", start=today)
     return answers
-
-
-def _patient(group: FieldGroup) -> tuple[dict[str, Any], list[FieldSpec]]:
-    """The case's own fields; the assessment date starts as today (every window counts back from it)."""
-    answers: dict[str, Any] = {}
-    scalars = [s for s in group.fields if s.kind != "enum_list" and s.path not in ASKED_ELSEWHERE]
-    cols = st.columns(COLUMNS)
-    for index, spec in enumerate(scalars):
-        with cols[index % COLUMNS]:
-            if spec.path == "assessment_date":
-                assessed = st.date_input(spec.label(), value=dt.date.today(), key=f"f_{spec.path}")
-                answers[spec.path] = assessed.isoformat() if isinstance(assessed, dt.date) else None
-            else:
-                _, answers[spec.path] = answer_widget(spec, f"f_{spec.path}")
-    return answers, [s for s in group.fields if s.kind == "enum_list"]
 
 
 def _ranges(group: FieldGroup) -> dict[str, Any] | None:
@@ -330,7 +321,8 @@ def case_form() -> FormSubmission | None:
     """
     own, *parts = case_layout()
     st.markdown("**Patient**")
-    case, chosen_lists = _patient(own)
+    case = _answers(tuple(s for s in own.fields if s.kind != "enum_list" and s.path not in ASKED_ELSEWHERE))
+    chosen_lists = [s for s in own.fields if s.kind == "enum_list"]
     assessed = dt.date.fromisoformat(case["assessment_date"]) if case.get("assessment_date") else None
     lists: dict[str, ListAnswer] = {}
     order = list(Case.model_fields)
@@ -339,14 +331,14 @@ def case_form() -> FormSubmission | None:
     )
     for group in asked:
         if isinstance(group, FieldSpec):
-            st.markdown(f"**{group.label()}**")
             case[group.path] = _chosen_list(group).value
             continue
         head, _, tail = group.path.partition(".")
         if group.keys:
             case[head][tail] = _ranges(group)
             continue
-        st.markdown(f"**{group.title}**")
+        if group.path == "diagnoses" or not group.repeated:
+            st.markdown(f"**{group.title}**")  # a list's own question names it
         if group.path == "diagnoses":
             diagnosis = _answers(group.fields, "f_diagnoses.")
             # nothing entered is "not recorded", never "no diagnosis"
