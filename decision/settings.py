@@ -8,6 +8,8 @@ never quoting the value (a database URL may carry a password).
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,32 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from knowledge.problems import ProblemError, validation_problems
 
 ENV_PREFIX = "SPINE_CDS_"
-DEFAULT_DATABASE = Path(__file__).resolve().parent.parent / "spine-cds.sqlite"
-"""`spine-cds.sqlite` in the project folder."""
+DATABASE_FILE = "spine-cds.sqlite"
+
+
+def data_folder() -> Path:
+    """The user's own data folder for spine-cds, never the installed package (which may be read-only and
+    shared): `$XDG_DATA_HOME/spine-cds`, else `~/.local/share/spine-cds` (the XDG Base Directory
+    default; on Windows `%LOCALAPPDATA%/spine-cds`)."""
+    if sys.platform == "win32" and os.environ.get("LOCALAPPDATA"):
+        return Path(os.environ["LOCALAPPDATA"]) / "spine-cds"
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"  # XDG: a relative value is ignored
+    return base / "spine-cds"
+
+
+def default_database() -> Path:
+    """`spine-cds.sqlite` in the data folder, which is created on first use readable by its owner only
+    (mode 0700: the store holds clinical cases)."""
+    folder = data_folder()
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder / DATABASE_FILE
+
+
+def default_database_url() -> str:
+    """The embedded database: the only one `spine-cds ui --demo` seeds with demo cases."""
+    return f"sqlite:///{default_database()}"
 
 
 class Settings(BaseSettings):
@@ -27,10 +53,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True)
 
     database_url: str = Field(
-        default=f"sqlite:///{DEFAULT_DATABASE}",
+        default_factory=default_database_url,
         min_length=1,
         description="SQLAlchemy URL of the case store (cases, decisions, audit trail), shared by the app "
-        "and the service; PostgreSQL for a shared MDT.",
+        "and the service; PostgreSQL for a shared MDT. Unset: `spine-cds.sqlite` in the user's data folder.",
     )
     debug: bool = Field(default=False, description="Print the traceback of an internal error (command line).")
     ui_url: str = Field(

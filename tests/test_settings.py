@@ -13,23 +13,26 @@ from typing import Any
 import pytest
 
 from decision.cli.command import main
-from decision.settings import DEFAULT_DATABASE, Settings, SettingsError, env_name, load_settings
+from decision.settings import Settings, SettingsError, default_database, env_name, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No SPINE_CDS_ setting in the environment (conftest points the database at a temporary file)."""
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No SPINE_CDS_ setting in the environment (conftest points the database at a temporary file), and
+    a data folder of the test's own (the default database must not land in the developer's)."""
     for field in Settings.model_fields:
         monkeypatch.delenv(env_name(field), raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return monkeypatch
 
 
-def test_without_the_environment_every_setting_has_its_documented_default(clean_env: pytest.MonkeyPatch) -> None:
+def test_without_the_environment_every_setting_has_its_documented_default(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     settings = load_settings()
-    assert settings.database_url == f"sqlite:///{ROOT / 'spine-cds.sqlite'}"
-    assert DEFAULT_DATABASE == ROOT / "spine-cds.sqlite"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'spine-cds' / 'spine-cds.sqlite'}"
     assert settings.debug is False
     assert settings.ui_url == "http://localhost:8501"
     assert (settings.service_host, settings.service_port, settings.service_policy) == ("127.0.0.1", 8080, None)
@@ -54,7 +57,25 @@ def test_each_setting_is_read_from_its_spine_cds_variable(clean_env: pytest.Monk
 
 def test_an_empty_variable_counts_as_unset(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("SPINE_CDS_DATABASE_URL", "")
-    assert load_settings().database_url == f"sqlite:///{DEFAULT_DATABASE}"
+    assert load_settings().database_url == f"sqlite:///{default_database()}"
+
+
+def test_the_default_database_lives_in_the_users_data_folder_created_private(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "data" / "spine-cds"
+    assert not folder.exists()
+    assert default_database() == folder / "spine-cds.sqlite"
+    assert folder.stat().st_mode & 0o777 == 0o700  # the store holds clinical cases: its owner's only
+    assert ROOT not in default_database().parents  # never beside the source (site-packages once installed)
+
+
+def test_without_xdg_data_home_the_data_folder_is_under_local_share(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.delenv("XDG_DATA_HOME")
+    clean_env.setenv("HOME", str(tmp_path / "home"))
+    assert default_database() == tmp_path / "home" / ".local" / "share" / "spine-cds" / "spine-cds.sqlite"
 
 
 def test_a_bad_value_is_refused_naming_the_variable_without_quoting_it(clean_env: pytest.MonkeyPatch) -> None:
