@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.problems import ProblemError, validation_problems
@@ -69,6 +69,16 @@ class Settings(BaseSettings):
     service_policy: str | None = Field(
         default=None,
         description="Policy profile (clinic, nice, cms) for every CDS Hooks call; unset: the knowledge's default.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="The key that signs the audit trail (at least 32 bytes as hex or base64), kept outside the "
+        "database; every process that writes one database needs the same key.",
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="File holding the audit key when SPINE_CDS_AUDIT_KEY is unset; unset: `spine-cds.audit-key` "
+        "beside the default database, created (mode 0600) on first use of a SQLite store.",
     )
 
 

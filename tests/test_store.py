@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,13 @@ from sqlalchemy import text
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
 from decision import evaluate
-from decision.store import NO_PROCEDURE, CaseStore, StoreError
+from decision.settings import Settings
+from decision.store import NO_PROCEDURE, CardRecord, CaseStore, StoreError
 
 RADICULAR = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
 CAUDA = load_vignette(SHARED_VIGNETTES / "red-flag-cauda-equina.yaml")["case"]
 TF = "epidural_steroid_injection/transforaminal/lumbar"
+POSTGRES_AUDIT_KEY = os.urandom(32).hex()
 
 
 def _exercise(store: CaseStore) -> None:
@@ -130,7 +133,7 @@ def postgres_url() -> Iterator[str]:
     )
     url = f"postgresql+psycopg://spine@127.0.0.1:{port}/postgres"
     try:
-        wait_until(lambda: bool(CaseStore(url)), seconds=10, pause=0.1)
+        wait_until(lambda: bool(_postgres_store(url)), seconds=10, pause=0.1)
         yield url
     finally:
         server.terminate()
@@ -138,5 +141,28 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
+def _postgres_store(url: str) -> CaseStore:
+    """A database server needs its audit key configured (no per-user key file is guessed)."""
+    return CaseStore(url, settings=Settings(database_url=url, audit_key=POSTGRES_AUDIT_KEY))
+
+
 def test_postgresql_store_behaves_like_sqlite(postgres_url: str) -> None:
-    _exercise(CaseStore(postgres_url))
+    _exercise(_postgres_store(postgres_url))
+
+
+def test_postgresql_keeps_one_chain_under_200_concurrent_writes(postgres_url: str) -> None:
+    store = _postgres_store(postgres_url)
+    case_id = store.save_case(RADICULAR, evaluate(RADICULAR), "hammered", "dr a")
+    store.record_issued_cards(case_id, "spine-cds-order-select", "hook-1", [CardRecord("pg-card", TF, "info")], "x")
+    before = len(store.audit_trail())
+
+    def one(number: int) -> None:
+        if number % 2:
+            store.record_feedback("pg-card", "overridden", [], None, str(number), "2026-01-01T10:00:00Z")
+        else:
+            store.record_decision(case_id, NO_PROCEDURE, f"chair {number}", "declined")
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(one, range(200)))
+    assert len(store.audit_trail()) == before + 200
+    assert store.verify_audit() == []

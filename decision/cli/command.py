@@ -262,21 +262,43 @@ def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+def _audit_store(database: str | None) -> Any:
     from decision.store import CaseStore
 
-    url = load_settings(database_url=args.database).database_url
+    url = load_settings(database_url=database).database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise InputError([f"--database {url}: no such SQLite file"])
-    store = CaseStore(url)
+    return CaseStore(url)
+
+
+def cmd_audit_verify(args: argparse.Namespace, out: TextIO) -> int:
+    store = _audit_store(args.database)
     entries = store.audit_trail()
     problems = store.verify_audit()
+    if not store.keyed:
+        out.write(f"audit trail UNVERIFIABLE: {len(entries)} entries\n")
+        for problem in problems:
+            out.write(f"  - {problem}\n")
+        return EXIT_TAMPERED
     if problems:
         out.write(f"audit trail TAMPERED: {len(problems)} problem(s) in {len(entries)} entries\n")
         for problem in problems:
             out.write(f"  - {problem}\n")
         return EXIT_TAMPERED
-    out.write(f"audit trail intact: {len(entries)} entries, each matching its hash and the one before\n")
+    out.write(
+        f"audit trail intact: {len(entries)} entries, each matching its signed hash, the one before and the "
+        "rows it records\n"
+    )
+    return EXIT_OK
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace, out: TextIO) -> int:
+    store = _audit_store(args.database)
+    checkpoint = store.checkpoint(args.who)
+    out.write(
+        f"audit checkpoint {checkpoint.number}: {checkpoint.entries} entries, head {checkpoint.head_hash}, "
+        f"signature {checkpoint.signature}\n"
+    )
     return EXIT_OK
 
 
@@ -384,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--database", help="SQLAlchemy URL (default: SPINE_CDS_DATABASE_URL, else the app's SQLite file)"
     )
     verify.set_defaults(func=cmd_audit_verify)
+    checkpoint = audit_sub.add_parser(
+        "checkpoint", help="sign the trail's count and head, so that verify finds entries removed after it"
+    )
+    checkpoint.add_argument(
+        "--database", help="SQLAlchemy URL (default: SPINE_CDS_DATABASE_URL, else the app's SQLite file)"
+    )
+    checkpoint.add_argument("--who", default="spine-cds audit checkpoint", help="who takes the checkpoint")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
 
     bench = sub.add_parser("bench", help="measure the full path, the engine floor and the reference evaluator")
     bench.add_argument("--cases", type=int, default=2000, help="generated cases (default 2000)")

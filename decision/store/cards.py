@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
-from decision.store.audit import append_entry
+from decision.store.audit import append_entry, recorded_row
 from decision.store.cases import CaseRecords
 from decision.store.errors import StoreError
 from decision.store.records import FEEDBACK_OUTCOMES, CardRecord, StoredCard, as_utc, now
 from decision.store.tables import cds_cards_table
+from decision.store.writes import write
 
 
 class IssuedCards(CaseRecords):
@@ -21,7 +23,9 @@ class IssuedCards(CaseRecords):
     ) -> None:
         """The cards shown for a stored case; the audit says which, so a decision can be traced."""
         version = self.stored_case(case_id).report.knowledge_version
-        with self.engine.begin() as conn:
+        key = self.signing_key()
+
+        def save(conn: Connection) -> None:
             for card in cards:
                 conn.execute(
                     insert(cds_cards_table).values(
@@ -38,6 +42,7 @@ class IssuedCards(CaseRecords):
                 )
             append_entry(
                 conn,
+                key,
                 case_id,
                 who,
                 "CDS Hooks cards issued",
@@ -47,7 +52,10 @@ class IssuedCards(CaseRecords):
                     "cards": [{"card": c.card_uuid, "candidate": c.candidate, "indicator": c.indicator} for c in cards],
                 },
                 version,
+                [recorded_row(conn, "cds_cards", card.card_uuid) for card in cards],
             )
+
+        write(self.engine, save)
 
     def issued_card(self, card_uuid: str) -> StoredCard | None:
         with self.engine.connect() as conn:
@@ -96,5 +104,10 @@ class IssuedCards(CaseRecords):
             "user_comment": (user_comment or "").strip() or None,
             "outcome_timestamp": outcome_timestamp,
         }
-        with self.engine.begin() as conn:
-            append_entry(conn, card.case_id, who, "CDS Hooks feedback", details, card.knowledge_version)
+        key = self.signing_key()
+        write(
+            self.engine,
+            lambda conn: append_entry(
+                conn, key, card.case_id, who, "CDS Hooks feedback", details, card.knowledge_version
+            ),
+        )

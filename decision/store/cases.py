@@ -12,19 +12,25 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from decision.report import Report
-from decision.store.audit import append_entry
+from decision.store.audit import append_entry, recorded_row
+from decision.store.audit_key import AuditKey
 from decision.store.errors import StoreError
 from decision.store.records import StoredCase, as_utc, now
 from decision.store.tables import cases_table
+from decision.store.writes import write
 
 
 class CaseRecords:
     """Saving, finding and listing cases; every save is an entry in the audit trail."""
 
     engine: Engine
+
+    def signing_key(self) -> AuditKey:
+        """The audit key every entry is signed with (CaseStore finds it in the settings)."""
+        raise NotImplementedError
 
     def save_case(
         self,
@@ -38,7 +44,9 @@ class CaseRecords:
         new_id = case_id or secrets.token_urlsafe(12)
         conditions = sorted({d.get("condition") or "unknown" for d in case.get("diagnoses") or []})
         best = report.best_status
-        with self.engine.begin() as conn:
+        key = self.signing_key()
+
+        def save(conn: Connection) -> None:
             conn.execute(
                 insert(cases_table).values(
                     id=new_id,
@@ -54,12 +62,16 @@ class CaseRecords:
             )
             append_entry(
                 conn,
+                key,
                 new_id,
                 who,
                 "case saved",
                 {"title": title, "best_status": best, "policy": report.policy},
                 report.knowledge_version,
+                [recorded_row(conn, "cases", new_id)],
             )
+
+        write(self.engine, save)
         return new_id
 
     def seed_demo_cases(self, demos: dict[str, dict[str, Any]], evaluate: Callable[[Any], Report]) -> int:

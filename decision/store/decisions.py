@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
-from decision.store.audit import append_entry
+from decision.store.audit import append_entry, recorded_row
 from decision.store.cases import CaseRecords
 from decision.store.errors import StoreError
 from decision.store.records import Decision, as_utc, now
 from decision.store.tables import decisions_table
+from decision.store.writes import write
 
 
 class DecisionRecords(CaseRecords):
@@ -36,8 +38,10 @@ class DecisionRecords(CaseRecords):
             override_reason=reason,
             knowledge_version=stored.report.knowledge_version,
         )
-        with self.engine.begin() as conn:
-            conn.execute(
+        key = self.signing_key()
+
+        def save(conn: Connection) -> None:
+            inserted = conn.execute(
                 insert(decisions_table).values(
                     case_id=case_id,
                     decided_at=decided.decided_at,
@@ -48,14 +52,19 @@ class DecisionRecords(CaseRecords):
                     knowledge_version=decided.knowledge_version,
                 )
             )
+            (decision_id,) = inserted.inserted_primary_key or (None,)
             append_entry(
                 conn,
+                key,
                 case_id,
                 decided.decided_by,
                 "decision recorded",
                 {"procedure": procedure, "engine_status": status, "override_reason": reason},
                 decided.knowledge_version,
+                [recorded_row(conn, "decisions", decision_id)],
             )
+
+        write(self.engine, save)
         return decided
 
     def decisions(self, case_id: str | None = None) -> list[Decision]:

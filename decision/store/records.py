@@ -50,6 +50,10 @@ class AuditEntry:
     knowledge_version: str
     prev_hash: str
     hash: str
+    records: tuple[dict[str, str], ...] = ()
+    """The rows the entry records: table, key and the row's SHA-256 when it was written."""
+    key_id: str = ""
+    """The id of the audit key that signed it (empty: written before keyed entries)."""
 
 
 @dataclass(frozen=True)
