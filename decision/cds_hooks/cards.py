@@ -53,6 +53,10 @@ SHOWN: tuple[Status, ...] = ("indicated", "indicated_with_caution", "needs_infor
 SUGGEST_ANOTHER_APPROACH_WHEN: tuple[Status, ...] = ("contraindicated", "not_indicated")
 ALTERNATIVE_STATUSES: tuple[Status, ...] = ("indicated", "indicated_with_caution")
 IGNORED_SHOWN = 8
+NOT_STORED = (
+    "**Not stored** · the case store could not write this assessment, so it is not in the MDT's case list, "
+    "this card has no link to it, and feedback on it cannot be recorded."
+)
 
 
 def new_uuid() -> str | None:
@@ -78,6 +82,8 @@ class CardWriter:
     """What the EHR did not provide (prefetch keys not sent, null, failed)."""
     new_id: Callable[[], str | None] = field(default=new_uuid)
     """Card and suggestion uuids; None for cards nobody can give feedback on (nothing stored)."""
+    not_stored: bool = False
+    """The case should have been stored but the store could not write it: every card says so."""
 
     # -- the cards ---------------------------------------------------------------------
     def red_flags(self, report: Report) -> list[IssuedCard]:
@@ -235,6 +241,8 @@ class CardWriter:
             if len(report.ignored_input) > len(shown):
                 footer.append(f"- and {len(report.ignored_input) - len(shown)} more (open the full assessment)")
             footer.append("")
+        if self.not_stored:
+            footer += [NOT_STORED, ""]
         footer.append(
             f"Knowledge {report.knowledge_version} (`{report.knowledge_hash[:12]}`), policy {report.policy}, "
             f"engine {report.engine_version}. spine-cds supports the clinician's decision; it does not make one."

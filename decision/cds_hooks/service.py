@@ -48,7 +48,7 @@ from decision.evaluate import InvalidCase, default_evaluator
 from decision.fhir import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
 from decision.report import Report, candidate_key
 from decision.settings import Settings, load_settings
-from decision.store import CardRecord, CaseStore, StoreError
+from decision.store import CardRecord, CaseStore, StoreError, StoreUnavailable
 from knowledge.loader import KnowledgeError
 from knowledge.problems import ProblemError
 
@@ -112,6 +112,7 @@ HTTP_STATUS: dict[type[ProblemError], tuple[int, str]] = {
     PrefetchError: (422, "invalid prefetch"),
     FhirInputError: (422, "invalid FHIR in the prefetch"),
     InvalidCase: (422, "the record does not make a valid case"),
+    StoreUnavailable: (503, "the case store cannot write now; nothing was stored, send it again later"),
     StoreError: (409, "the case store refused the request"),
     KnowledgeError: (503, "the knowledge base is not valid"),
     ProblemError: (422, "invalid request"),
@@ -225,7 +226,7 @@ class CdsHooksService:
         starts must not keep the cards from going out (they go without a link and feedback)."""
         with self._store_lock:
             if self._case_store is None:
-                self._case_store = CaseStore(self.settings.database_url)
+                self._case_store = CaseStore(self.settings.database_url, settings=self.settings)
             return self._case_store
 
     # -- hooks ---------------------------------------------------------------------------
@@ -313,8 +314,9 @@ class CdsHooksService:
         issued, titles = self._write(writer, service, report, orders)
         worth_storing = bool(report.candidates or report.red_flags) and any(item.card.uuid for item in issued)
         if not worth_storing or not self._save(service, request, case, report, issued, titles):
-            # Without a stored case there is nothing to link to and no feedback to take.
-            anonymous = CardWriter(writer.knowledge, None, writer.notes, new_id=lambda: None)
+            # Without a stored case there is nothing to link to and no feedback to take; when it
+            # should have been stored and was not, the cards say so.
+            anonymous = CardWriter(writer.knowledge, None, writer.notes, new_id=lambda: None, not_stored=worth_storing)
             issued, _ = self._write(anonymous, service, report, orders)
         return issued
 
@@ -408,6 +410,8 @@ class CdsHooksService:
                     reason.userComment if reason else None,
                     item.outcomeTimestamp,
                 )
+            except StoreUnavailable:
+                raise
             except StoreError as exc:  # issued between the check and now cannot vanish; kept for safety
                 raise HttpProblem(404, "unknown card", exc.problems) from None
         log["feedback"] = len(request.feedback)
