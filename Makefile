@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser run test test-long bench lint typecheck validate clean
+.PHONY: install browser run demo-cases test test-long bench lint typecheck validate clean
 
 # durable-rules compiles a C extension: it needs a C compiler and the Python headers.
 $(STAMP): pyproject.toml
@@ -24,8 +24,15 @@ browser:
 	@{ command -v curl && command -v jq; } >/dev/null 2>&1 || { echo "installing curl and jq for the README's CDS Hooks session"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq) >/dev/null; }
 
+# The demo cases go into the embedded database only: with SPINE_CDS_DATABASE_URL set, nothing is seeded.
 run: $(STAMP)
-	$(BIN)/streamlit run ui/app.py
+	$(BIN)/spine-cds ui $(if $(SPINE_CDS_DATABASE_URL),,--demo)
+
+# Refresh the shipped demo cases (decision/demos/) from the vignettes they copy, golden ones first.
+demo-cases:
+	@for demo in decision/demos/*.yaml; do name=$$(basename $$demo); \
+	  for source in ../shared/vignettes/$$name tests/vignettes/$$name; do \
+	    if [ -f $$source ]; then cp $$source $$demo; break; fi; done; done
 
 test: $(STAMP) browser
 	$(BIN)/spine-cds kb validate

@@ -47,6 +47,11 @@ def _healthy(url: str) -> bool:
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "SPINE_CDS_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('store')}/mdt.sqlite"}
+    from decision import evaluate
+    from decision.demo_cases import demo_cases
+    from decision.store import CaseStore
+
+    CaseStore(env["SPINE_CDS_DATABASE_URL"]).seed_demo_cases(demo_cases(), evaluate)  # the app never seeds
     server = subprocess.Popen(
         [
             sys.executable,

@@ -256,6 +256,11 @@ def test_the_quiz_scores_answers_and_teaches() -> None:
 
 
 def test_the_mdt_page_records_an_override_and_audits_it() -> None:
+    from decision import evaluate
+    from decision.demo_cases import demo_cases
+    from decision.store import CaseStore
+
+    CaseStore().seed_demo_cases(demo_cases(), evaluate)  # the app never seeds: the test's store is given cases
     at = _page("mdt.mdt_page").run()
     assert not at.exception
     at.selectbox(key="mdt_case").set_value("esi-lumbar-radicular-indicated").run()

@@ -6,12 +6,12 @@ from typing import Any
 
 import streamlit as st
 
+from decision.demo_cases import demo_cases
 from decision.evaluate import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.reload import ReloadingEvaluator
 from decision.report import Report
 from decision.store import CaseStore
-from ui.demo_cases import demo_cases
 
 STATUS_COLOUR = {
     "indicated": "green",
@@ -44,10 +44,9 @@ def knowledge_banner() -> None:
 
 @st.cache_resource
 def store() -> CaseStore:
-    """The store, seeded once with the demo cases so the MDT list opens with cases to review."""
-    case_store = CaseStore()
-    case_store.seed_demo_cases(demos(), evaluator().evaluate)
-    return case_store
+    """The store the settings name. The app never seeds it: `spine-cds ui --demo` (and `make run`) put
+    the demo cases into the embedded database before the app starts, and no other database is seeded."""
+    return CaseStore()
 
 
 @st.cache_data

@@ -315,7 +315,12 @@ def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_ui(args: argparse.Namespace, out: TextIO) -> int:
-    app = Path(__file__).resolve().parent.parent / "ui" / "app.py"
+    """The Streamlit app; with --demo, the embedded database is seeded with the demo cases first."""
+    if args.demo:
+        from decision.cli.demo import seed_embedded_database
+
+        print(seed_embedded_database(), file=sys.stderr)
+    app = Path(__file__).resolve().parent.parent.parent / "ui" / "app.py"
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true"])
 
 
@@ -423,6 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     ui = sub.add_parser("ui", help="start the Streamlit app")
+    ui.add_argument(
+        "--demo",
+        action="store_true",
+        help="first put the demo cases into the embedded database (once; refused when SPINE_CDS_DATABASE_URL "
+        "names another database, which is never seeded)",
+    )
     ui.set_defaults(func=cmd_ui)
 
     serve = sub.add_parser("serve", help="start the CDS Hooks 2.0 service (discovery, patient-view, order-select)")
