@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from decision.case import Case
-    from decision.evaluate import CaseEvaluator, InvalidCase, default_evaluator, evaluate
+    from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator, evaluate
     from decision.report import Report
 
 _HOMES = {
     "Case": "decision.case",
-    "CaseEvaluator": "decision.evaluate",
-    "InvalidCase": "decision.evaluate",
-    "default_evaluator": "decision.evaluate",
-    "evaluate": "decision.evaluate",
+    "CaseEvaluator": "decision.evaluator",
+    "InvalidCase": "decision.evaluator",
+    "default_evaluator": "decision.evaluator",
+    "evaluate": "decision.evaluator",
     "Report": "decision.report",
 }
 

@@ -160,18 +160,36 @@ class Diagnosis(BaseModel):
                     "region '{region}' does not fit condition '{condition}'; expected one of: {expected}",
                     {"region": self.region, "condition": self.condition, "expected": ", ".join(allowed)},
                 )
+        spine = vocab.spine()
+        roots = {root for region in vocab.regions.values() for root in region.nerve_roots_only}
+        for level in self.levels or ():
+            vertebrae = level.split("-")
+            unknown = [v for v in vertebrae if v not in spine and (len(vertebrae) > 1 or v not in roots)]
+            if unknown:
+                raise PydanticCustomError(
+                    "level_mismatch",
+                    "level '{level}': there is no vertebra {unknown} (C1-C7, T1-T12, L1-L5, S1-S5)",
+                    {"level": level, "unknown": " or ".join(unknown)},
+                )
+            if len(vertebrae) == 2 and spine.index(vertebrae[1]) != spine.index(vertebrae[0]) + 1:
+                raise PydanticCustomError(
+                    "level_mismatch",
+                    "level '{level}' is not one segment: name two adjacent vertebrae, head first (e.g. L4-L5)",
+                    {"level": level},
+                )
         if self.region is not None and self.levels:
-            prefix = vocab.regions[self.region].level_prefix
+            own = (*vocab.regions[self.region].vertebrae, *vocab.regions[self.region].nerve_roots_only)
             for level in self.levels:
-                if prefix is None or prefix not in level:
+                if not own or not any(v in own for v in level.split("-")):
+                    first, last = (own[0], vocab.regions[self.region].vertebrae[-1]) if own else ("", "")
                     raise PydanticCustomError(
                         "level_mismatch",
                         "level '{level}' is not in region '{region}'{hint}",
                         {
                             "level": level,
                             "region": self.region,
-                            "hint": f" (levels there include {prefix})"
-                            if prefix
+                            "hint": f" (its vertebrae are {first}-{last})"
+                            if own
                             else " (levels are for spinal regions)",
                         },
                     )
@@ -369,8 +387,12 @@ class DiagnosticBlock(BaseModel):
 
 class Exam(BaseModel):
     model_config = CASE_CONFIG
-    si_provocation_positive: int | None = Field(default=None, ge=0, le=20, title="SI provocation tests positive")
-    si_provocation_tested: int | None = Field(default=None, ge=0, le=20, title="SI provocation tests done")
+    si_provocation_positive: int | None = Field(
+        default=None, ge=0, le=6, title="SI provocation tests positive", description="Of Laslett's cluster of six."
+    )
+    si_provocation_tested: int | None = Field(
+        default=None, ge=0, le=6, title="SI provocation tests done", description="Of Laslett's cluster of six."
+    )
 
     @model_validator(mode="after")
     def _positive_not_above_tested(self) -> Exam:
@@ -403,6 +425,14 @@ class CrpsCriteria(BaseModel):
     other_diagnosis_excluded: bool | None = Field(default=None, title="Other diagnosis excluded?")
 
 
+_DAYS_PER_YEAR = 365.25
+_AGE_LIMIT = 130
+"""The oldest age a case accepts (the `age` field's bound); dates further back are not a life's."""
+_CHILDBEARING_AGES = (5, 75)
+"""The youngest and oldest ages at which a pregnancy has been documented (5 years, Lina Medina,
+1939; 74 years, 2019): outside them "pregnant" or "breastfeeding" is a slip of the form."""
+
+
 class Case(BaseModel):
     """A patient case. Omitted or null fields are unknown; an empty list means "none"."""
 
@@ -411,7 +441,7 @@ class Case(BaseModel):
     assessment_date: IsoDate | None = Field(
         default=None, title="Assessment date", description="Windows are counted back from this date."
     )
-    age: float | None = Field(default=None, ge=0, le=130, title="Age", json_schema_extra={"unit": "years"})
+    age: float | None = Field(default=None, ge=0, le=_AGE_LIMIT, title="Age", json_schema_extra={"unit": "years"})
     sex: SexId | None = Field(default=None, title="Sex")
     pregnant: bool | None = Field(default=None, title="Pregnant?")
     breastfeeding: bool | None = Field(default=None, title="Breastfeeding?")
@@ -452,18 +482,89 @@ class Case(BaseModel):
     def _no_dates_after_assessment(self) -> Case:
         if self.assessment_date is None:
             return self
-        for list_name in ("imaging", "prior_injections", "diagnostic_blocks"):
+        for field, date in self._dated_entries():
+            if date > self.assessment_date:
+                raise PydanticCustomError(
+                    "date_after_assessment",
+                    "{field} ({date}) is after assessment_date ({assessed}); history cannot be in the future",
+                    {"field": field, "date": date.isoformat(), "assessed": self.assessment_date.isoformat()},
+                )
+        return self
+
+    def _dated_entries(self) -> list[tuple[str, dt.date]]:
+        return [
+            (f"{list_name}[{index}].date", item.date)
+            for list_name in ("imaging", "prior_injections", "diagnostic_blocks")
+            for index, item in enumerate(getattr(self, list_name) or ())
+            if item.date is not None
+        ]
+
+    @model_validator(mode="after")
+    def _dates_within_a_life(self) -> Case:
+        """No date after today, and none before the patient was born (before the oldest age the
+        case accepts when the age is not given)."""
+        today = dt.date.today() + dt.timedelta(days=1)  # a day's grace for time zones
+        dated = self._dated_entries()
+        if self.assessment_date is not None:
+            dated.append(("assessment_date", self.assessment_date))
+        anchor = self.assessment_date or today
+        oldest = _AGE_LIMIT if self.age is None else self.age + 1
+        born_after = anchor - dt.timedelta(days=round(oldest * _DAYS_PER_YEAR))
+        for field, date in dated:
+            if date > today:
+                raise PydanticCustomError(
+                    "date_range", "{field} ({date}) is in the future", {"field": field, "date": date.isoformat()}
+                )
+            if date < born_after:
+                raise PydanticCustomError(
+                    "date_range",
+                    "{field} ({date}) is before the patient was born{how}",
+                    {
+                        "field": field,
+                        "date": date.isoformat(),
+                        "how": "" if self.age is None else f" (age {self.age:g} at {anchor.isoformat()})",
+                    },
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _plausible_for_age(self) -> Case:
+        if self.age is None:
+            return self
+        weeks = self.symptoms.duration_weeks if self.symptoms is not None else None
+        if weeks is not None and weeks / (_DAYS_PER_YEAR / 7) > self.age + 1:
+            raise PydanticCustomError(
+                "age_contradiction",
+                "symptoms.duration_weeks ({weeks:g} weeks) is longer than the patient has lived (age {age:g})",
+                {"weeks": weeks, "age": self.age},
+            )
+        for name in ("pregnant", "breastfeeding"):
+            if getattr(self, name) is True and not _CHILDBEARING_AGES[0] <= self.age <= _CHILDBEARING_AGES[1]:
+                raise PydanticCustomError(
+                    "age_contradiction",
+                    "{field} is true at age {age:g}, outside the ages at which pregnancy has been recorded "
+                    "({low}-{high}); correct one of them",
+                    {"field": name, "age": self.age, "low": _CHILDBEARING_AGES[0], "high": _CHILDBEARING_AGES[1]},
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _no_duplicate_entries(self) -> Case:
+        """An entry given twice is a slip of the form or the import, and counting it twice could
+        lift a restriction (one diagnostic block read as the two that radiofrequency ablation
+        needs). Earlier injections are the exception: two identical entries may be two injections
+        whose levels were not recorded, and counting both only makes the repeat limits stricter."""
+        for list_name in ("diagnoses", "imaging", "medications", "diagnostic_blocks", "allergies"):
+            seen: dict[str, int] = {}
             for index, item in enumerate(getattr(self, list_name) or ()):
-                if item.date is not None and item.date > self.assessment_date:
+                key = item.model_dump_json() if isinstance(item, BaseModel) else str(item)
+                if key in seen:
                     raise PydanticCustomError(
-                        "date_after_assessment",
-                        "{field} ({date}) is after assessment_date ({assessed}); history cannot be in the future",
-                        {
-                            "field": f"{list_name}[{index}].date",
-                            "date": item.date.isoformat(),
-                            "assessed": self.assessment_date.isoformat(),
-                        },
+                        "duplicate_entry",
+                        "{field}[{index}] repeats {field}[{first}]; remove one",
+                        {"field": list_name, "index": index, "first": seen[key]},
                     )
+                seen[key] = index
         return self
 
 

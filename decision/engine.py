@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import durable_rules_engine
 from durable.engine import Host
 
 from decision.compile import SEEN_ACTION, CompiledPolicy
@@ -25,6 +26,10 @@ Firing = tuple[str, int]
 
 class EngineError(RuntimeError):
     """The rules engine failed while evaluating; the evaluation's result must not be used."""
+
+
+class EngineClosed(EngineError):
+    """The engine's rulesets were freed (its knowledge was replaced); evaluate with the new one."""
 
 
 class _PrivateHost(Host):  # type: ignore[misc]
@@ -52,6 +57,7 @@ class RulesEngine:
         self._sessions = itertools.count(1)
         self._collected: set[Firing] | None = None
         self._live_sessions = 0
+        self._closed = False
         self._host = _PrivateHost(self._record)
         self._names = {pid: tuple(policy.rulesets) for pid, policy in policies.items()}
         self._keys = {name: keys for policy in policies.values() for name, keys in policy.ruleset_keys.items()}
@@ -73,6 +79,8 @@ class RulesEngine:
         """Assert every fact in a fresh session of each ruleset; return what fired for which context."""
         fired: set[Firing] = set()
         with self._lock:
+            if self._closed:
+                raise EngineClosed("this knowledge was replaced; its rulesets are freed")
             for ruleset in self._names[policy_id]:
                 fired |= self._fire_one(ruleset, facts)
         return fired
@@ -103,6 +111,18 @@ class RulesEngine:
             finally:
                 self._live_sessions -= 1
         return {firing for firing in collected if firing[0] != SEEN_ACTION}
+
+    def close(self) -> None:
+        """Free the rulesets in the C core (they are never freed otherwise: each reload of the
+        knowledge would keep the old ones). Waits for an evaluation in progress to finish."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for ruleset in list(self._host._ruleset_list):
+                durable_rules_engine.delete_ruleset(ruleset._handle)
+            self._host._ruleset_list.clear()
+            self._host._ruleset_directory.clear()
 
 
 def _narrow(fact: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:

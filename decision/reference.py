@@ -12,7 +12,7 @@ from typing import Any
 
 from decision.case import Case
 from decision.compile import CompiledPolicy
-from decision.evaluate import CaseEvaluator
+from decision.evaluator import CaseEvaluator
 from decision.facts import Context
 from decision.report import Report
 from decision.truth import Evaluator

@@ -57,6 +57,9 @@ SELF_EXPLAINING = frozenset(
         "level_mismatch",
         "sex_contradiction",
         "range_order",
+        "date_range",
+        "age_contradiction",
+        "duplicate_entry",
     }
 )
 

@@ -41,6 +41,12 @@ class RegionTerm(BaseModel):
     model_config = STRICT
     label: str
     level_prefix: str | None = None
+    vertebrae: tuple[str, ...] = Field(
+        default=(), description="The region's vertebrae, head to tail; a level names one, or two adjacent ones."
+    )
+    nerve_roots_only: tuple[str, ...] = Field(
+        default=(), description="Nerve roots named as a level that are no vertebra (C8 exits below C7)."
+    )
     description: str = ""
 
 
@@ -80,6 +86,10 @@ class Vocabulary(BaseModel):
     regimens: dict[str, Term]
     labs: dict[str, LabTerm]
     medications: dict[str, MedicationTerm]
+
+    def spine(self) -> tuple[str, ...]:
+        """Every vertebra, head to tail (the regions' tables in file order): C1 ... C7, T1 ... S5."""
+        return tuple(v for region in self.regions.values() for v in region.vertebrae)
 
 
 class SourceSection(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from hypothesis import strategies as st
@@ -18,7 +19,12 @@ def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 def _records(fields: dict[str, st.SearchStrategy[Any]], max_size: int) -> st.SearchStrategy[Any]:
     """An unknown (None) or a list of item records, such as a medication history."""
-    return _maybe(st.lists(st.fixed_dictionaries(fields), max_size=max_size))
+    return _maybe(st.lists(st.fixed_dictionaries(fields), max_size=max_size, unique_by=_entry_key))
+
+
+def _entry_key(entry: dict[str, Any]) -> str:
+    """A valid case gives no entry twice (the case refuses duplicates)."""
+    return json.dumps(entry, sort_keys=True)
 
 
 def _ids(kind: str) -> st.SearchStrategy[str]:
@@ -60,15 +66,17 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
     hours = st.floats(min_value=0, max_value=400, allow_nan=False).map(lambda h: round(h))
     positive = draw(_maybe(st.integers(0, 6)))
     sex = draw(_maybe(_ids("sexes")))
-    pregnancy = st.sampled_from([None, False]) if sex == "male" else _maybe(st.booleans())
+    age = draw(_maybe(st.integers(16, 95)))
+    implausible = sex == "male" or (age is not None and age > 75)  # the case refuses pregnancy there
+    pregnancy = st.sampled_from([None, False]) if implausible else _maybe(st.booleans())
     return {
         "case_id": "generated",
         "assessment_date": ASSESSED.isoformat(),
-        "age": draw(_maybe(st.integers(16, 95))),
+        "age": age,
         "sex": sex,
         "pregnant": draw(pregnancy),
         "breastfeeding": draw(pregnancy),
-        "diagnoses": draw(_maybe(st.lists(diagnoses(), max_size=2))),
+        "diagnoses": draw(_maybe(st.lists(diagnoses(), max_size=2, unique_by=_entry_key))),
         "symptoms": draw(
             _maybe(
                 st.fixed_dictionaries(

@@ -15,7 +15,7 @@ import pytest
 from vignette_format import load_vignette, vignette_files
 
 from decision.case import with_field
-from decision.evaluate import InvalidCase, default_evaluator
+from decision.evaluator import InvalidCase, default_evaluator
 from decision.truth import _compare
 from knowledge.conditions import Compare, Count, ParamRef, walk
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vignette_format import load_vignette, vignette_files
 
-from decision.evaluate import default_evaluator
+from decision.evaluator import default_evaluator
 
 PER_THREAD = 10_000 if os.environ.get("SPINE_CDS_HYPOTHESIS") == "long" else 150
 THREADS = 8

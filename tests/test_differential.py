@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from strategies import cases
 from vignette_format import load_vignette, vignette_files
 
-from decision.evaluate import default_evaluator
+from decision.evaluator import default_evaluator
 
 
 def _both(case_data: dict[str, Any]) -> tuple[set[tuple[str, int, str]], set[tuple[str, int, str]]]:

@@ -21,7 +21,7 @@ from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.compile import compile_knowledge
 from decision.engine import EngineError, RulesEngine
-from decision.evaluate import CaseEvaluator, default_evaluator
+from decision.evaluator import CaseEvaluator, default_evaluator
 from knowledge.loader import load_knowledge
 
 _names = itertools.count()
@@ -229,7 +229,7 @@ def test_a_fact_over_255_properties_crashes_the_engine_so_rulesets_get_narrow_fa
     past its table beyond that: measured as a segmentation fault. Pinned in child processes (250 +
     k/sid survives, 300 does not); the compiler keeps every ruleset's facts far under the limit."""
     from decision.compile import MAX_FACT_KEYS
-    from decision.evaluate import default_evaluator
+    from decision.evaluator import default_evaluator
 
     within = _assert_wide_fact(250)
     assert within.returncode == 0 and "survived" in within.stdout, within.stderr

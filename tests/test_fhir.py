@@ -20,7 +20,7 @@ from strategies import cases
 from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.case import Case
-from decision.evaluate import default_evaluator
+from decision.evaluator import default_evaluator
 from decision.fhir import (
     FhirInputError,
     case_from_bundle,

@@ -16,7 +16,7 @@ from strategies import cases
 
 from decision.case import with_field
 from decision.cli.command import main
-from decision.evaluate import InvalidCase, default_evaluator, parse_case
+from decision.evaluator import InvalidCase, default_evaluator, parse_case
 
 LONG = os.environ.get("SPINE_CDS_HYPOTHESIS") == "long"
 API_EXAMPLES = 12_000 if LONG else 600

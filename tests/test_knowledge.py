@@ -11,7 +11,7 @@ from vignette_format import load_vignette, vignette_files
 from decision.case import Case
 from decision.compile import compile_knowledge
 from decision.contexts import build_contexts
-from decision.evaluate import CaseEvaluator
+from decision.evaluator import CaseEvaluator
 from decision.truth import Evaluator
 from knowledge.conditions import ParamRef, walk
 from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError, load_knowledge

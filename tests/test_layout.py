@@ -123,3 +123,17 @@ def test_the_case_model_loads_without_the_rules_engine() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_package_names_are_the_engine_functions_whatever_was_imported_first() -> None:
+    """A submodule named like a package attribute would replace it on import (`decision.evaluate`
+    the module instead of the function): the names `decision` offers must stay the functions."""
+    probe = (
+        "import decision.evaluator, decision.case, decision.report\n"
+        "from decision import Case, Report, evaluate, default_evaluator, InvalidCase, CaseEvaluator\n"
+        "assert callable(evaluate) and not isinstance(evaluate, type(decision)), evaluate\n"
+        "assert isinstance(Case, type) and isinstance(Report, type) and issubclass(InvalidCase, Exception)\n"
+        "assert evaluate({}).candidates == []\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from strategies import cases
 
 from decision.case import Case
-from decision.evaluate import default_evaluator
+from decision.evaluator import default_evaluator
 from decision.report import Report, status_rank
 
 SETTINGS = settings()
@@ -89,7 +89,9 @@ def _add(case: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict):
             out[key] = {**(out.get(key) or {}), **value}
         else:
-            out[key] = list(out.get(key) or []) + value
+            present = list(out.get(key) or [])
+            # The case refuses an entry given twice (earlier injections excepted: they may repeat)
+            out[key] = present + [v for v in value if key == "prior_injections" or v not in present]
     return out
 
 

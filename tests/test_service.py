@@ -31,7 +31,7 @@ from vignette_format import load_vignette, vignette_files
 from decision.case import Case
 from decision.cds_hooks.prefetch import prefetch_templates
 from decision.cds_hooks.service import create_app
-from decision.evaluate import default_evaluator
+from decision.evaluator import default_evaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.fhir import procedure_from_order
 from decision.settings import Settings

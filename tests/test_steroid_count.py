@@ -6,7 +6,7 @@ from typing import Any
 
 from vignette_format import SHARED_VIGNETTES, load_vignette
 
-from decision.evaluate import evaluate
+from decision.evaluator import evaluate
 from decision.explain import to_text
 
 BASE = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]

@@ -10,7 +10,7 @@ import yaml
 
 from decision.case import with_field
 from decision.diff import report_diff
-from decision.evaluate import InvalidCase
+from decision.evaluator import InvalidCase
 from decision.explain import to_markdown
 from decision.fhir import FhirInputError, case_from_bundle
 from decision.fields import NOT_RULE_FIELDS, FieldSpec, case_layout, field_catalogue
@@ -73,7 +73,7 @@ def _what_if(case: dict[str, Any], report: Report) -> None:
         try:
             changed = evaluator().evaluate(changed_case)
         except InvalidCase as exc:
-            st.error("That change makes the case invalid:\n" + "\n".join(f"- {p}" for p in exc.problems))
+            st.error("That change makes the case invalid:\n" + "\n".join(f"- {p}" for p in exc.echoed_problems))
             return
         diff = report_diff(report, changed)
         if diff.empty:
@@ -169,7 +169,9 @@ def clinician_page() -> None:
             except (json.JSONDecodeError, yaml.YAMLError) as exc:
                 st.error(f"Not a valid case file: {exc}")
             except FhirInputError as exc:
-                st.error("Not a FHIR R4B bundle spine-cds can read:\n" + "\n".join(f"- {p}" for p in exc.problems))
+                st.error(
+                    "Not a FHIR R4B bundle spine-cds can read:\n" + "\n".join(f"- {p}" for p in exc.echoed_problems)
+                )
     case = st.session_state.get(CURRENT)
     if case is None:
         st.info("Choose a demo case, fill in the form, or paste a case to assess.")
@@ -179,7 +181,7 @@ def clinician_page() -> None:
     try:
         report = evaluator().evaluate(case, None if policy.startswith("(") else policy)
     except InvalidCase as exc:
-        st.error("The case is not valid:\n" + "\n".join(f"- {p}" for p in exc.problems))
+        st.error("The case is not valid:\n" + "\n".join(f"- {p}" for p in exc.echoed_problems))
         return
     imported = st.session_state.get(IMPORTED)
     if imported and imported[0] == _fingerprint(case):

@@ -7,7 +7,7 @@ from typing import Any
 import streamlit as st
 
 from decision.demo_cases import demo_cases
-from decision.evaluate import CaseEvaluator
+from decision.evaluator import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.reload import ReloadingEvaluator
 from decision.report import Report

@@ -44,8 +44,9 @@ from decision.cds_hooks.wire import (
     dump,
     problems,
 )
-from decision.evaluate import InvalidCase, default_evaluator
+from decision.evaluator import InvalidCase
 from decision.fhir import FhirInputError, case_from_resources, evaluate_imported, procedure_from_order
+from decision.reload import shared_reloader
 from decision.report import Report, candidate_key
 from decision.settings import Settings, load_settings
 from decision.store import CardRecord, CaseStore, StoreError, StoreUnavailable
@@ -294,7 +295,7 @@ class CdsHooksService:
             imported = case_from_resources(gathered.resources, now=self.clock(), case_id=case_id)
         except FhirInputError as exc:
             raise HttpProblem(422, "invalid FHIR in the prefetch", _by_key(gathered) or exc.problems) from None
-        report = evaluate_imported(imported, self.settings.service_policy)
+        report = evaluate_imported(imported, self.settings.service_policy, evaluate=shared_reloader().evaluate)
         return imported.case, _without_patient_id(report, patient_id)
 
     def _cards(
@@ -307,7 +308,7 @@ class CdsHooksService:
         orders: list[SelectedOrder],
     ) -> list[IssuedCard]:
         writer = CardWriter(
-            knowledge=default_evaluator().knowledge,
+            knowledge=shared_reloader().evaluator().knowledge,
             link_url=f"{self.settings.ui_url.rstrip('/')}/?case={case.case_id}",
             notes=tuple(gathered.notes()),
         )
@@ -419,7 +420,7 @@ class CdsHooksService:
 
     # -- health --------------------------------------------------------------------------
     def health(self) -> tuple[int, dict[str, Any]]:
-        knowledge = default_evaluator().knowledge
+        knowledge = shared_reloader().status()
         try:
             reachable = self.store.ping()
         except Exception:
@@ -428,7 +429,10 @@ class CdsHooksService:
             "status": "ok" if reachable else "degraded",
             "knowledge_version": knowledge.version,
             "knowledge_hash": knowledge.content_hash,
-            "engine_version": default_evaluator().version,
+            # An edit that could not be used: the last good release keeps answering (named by the
+            # version and hash above); the problems themselves are for `spine-cds kb validate`.
+            "knowledge_edit_refused": knowledge.error is not None,
+            "engine_version": shared_reloader().evaluator().version,
             "store_reachable": reachable,
             "services": list(SERVICES),
         }
@@ -472,7 +476,10 @@ def create_app(
     service = CdsHooksService(settings or load_settings(), clock, fetch)
     prefetch_templates()  # loads the code maps now, not during the first call (CDS clients wait ~500 ms)
     app = FastAPI(
-        title="spine-cds CDS Hooks service", version=default_evaluator().version, docs_url=None, redoc_url=None
+        title="spine-cds CDS Hooks service",
+        version=shared_reloader().evaluator().version,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
     # Browser-based CDS clients (e.g. the CDS Hooks sandbox) call across origins.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from decision.cli.inputs import InputError, parse_document
-from decision.evaluate import CaseEvaluator, InvalidCase, default_evaluator
+from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator
 
 Result = tuple[str, bool]
 """(one output line without its newline, whether the case was valid)."""

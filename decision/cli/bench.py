@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from decision.cli.casegen import generate_cases
-from decision.evaluate import CaseEvaluator
+from decision.evaluator import CaseEvaluator
 from decision.explain import to_text
 from decision.reference import reference_evaluate
 from knowledge.loader import Knowledge, RuleEntry, load_knowledge

@@ -16,6 +16,23 @@ from knowledge.loader import Knowledge
 
 ASSESSED = dt.date(2026, 10, 1)
 _LEVEL_NUMBERS = {"C": (3, 7), "T": (1, 11), "L": (1, 4)}
+_SPINE = (
+    "C1",
+    "C2",
+    "C3",
+    "C4",
+    "C5",
+    "C6",
+    "C7",
+    *(f"T{n}" for n in range(1, 13)),
+    "L1",
+    "L2",
+    "L3",
+    "L4",
+    "L5",
+    "S1",
+)
+"""Vertebrae head to tail, for naming a segment (C7's neighbour is T1)."""
 
 
 def _levels(prefix: str | None, rng: random.Random) -> list[str] | None:
@@ -25,7 +42,11 @@ def _levels(prefix: str | None, rng: random.Random) -> list[str] | None:
         return ["L5-S1"]
     low, high = _LEVEL_NUMBERS[prefix]
     first = rng.randint(low, high)
-    return [f"{prefix}{k}-{prefix}{k + 1}" for k in range(first, min(first + rng.randint(1, 3), high + 1))]
+    spine = _SPINE
+    return [
+        f"{prefix}{k}-{spine[spine.index(f'{prefix}{k}') + 1]}"
+        for k in range(first, min(first + rng.randint(1, 3), high + 1))
+    ]
 
 
 def _maybe(rng: random.Random, value: Any, unknown: float = 0.1) -> Any:

@@ -49,7 +49,7 @@ def _case_payload(document: Any, name: str) -> Any:
 
 
 def _evaluate(payload: Any, policy: str | None) -> Any:
-    from decision.evaluate import default_evaluator
+    from decision.evaluator import default_evaluator
 
     return default_evaluator().evaluate(payload, policy)
 
@@ -115,7 +115,7 @@ def _same_file(first: str, second: str) -> bool:
 def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     from decision.case import Case
     from decision.cli.batch import run_dask, run_serial, run_workers
-    from decision.evaluate import default_evaluator
+    from decision.evaluator import default_evaluator
 
     default_evaluator().policy_id(Case(), args.policy)  # an unknown policy fails once, not once per line
     if args.dask:
@@ -158,7 +158,7 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.evaluate import CaseEvaluator
+    from decision.evaluator import CaseEvaluator
 
     if args.root and not Path(args.root).is_dir():
         raise InputError([f"--root {args.root}: no such folder"])
@@ -183,7 +183,7 @@ def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_kb_release(args: argparse.Namespace, out: TextIO) -> int:
     """Validate a reviewed folder and write its manifest: the one step that accepts a change."""
-    from decision.evaluate import CaseEvaluator
+    from decision.evaluator import CaseEvaluator
     from knowledge.release import write_release
 
     if args.root and not Path(args.root).is_dir():
@@ -212,7 +212,7 @@ def cmd_kb_show(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError([f"rule: unknown rule {args.rule!r}{did_you_mean(args.rule, knowledge.rule_index)}"])
     entry = found
     rule = entry.rule
-    from decision.evaluate import default_evaluator
+    from decision.evaluator import default_evaluator
     from decision.verdict import params_used, rule_text
 
     evaluator = default_evaluator()
@@ -346,9 +346,10 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     service_log.addHandler(handler)
     service_log.setLevel(logging.INFO)
     service_log.propagate = False
-    from decision.evaluate import default_evaluator
+    from decision.reload import shared_reloader
 
-    default_evaluator().policy_id(Case(), settings.service_policy)  # an unknown policy is refused before serving
+    # An unknown policy is refused before serving; the evaluator built here is the one that serves.
+    shared_reloader().evaluator().policy_id(Case(), settings.service_policy)
     app = create_app(settings)
     address = f"http://{settings.service_host}:{settings.service_port}"
     print(f"spine-cds CDS Hooks service on {address}/cds-services (cards link to {settings.ui_url})", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict
 
 from decision.case import Case
@@ -14,9 +16,14 @@ class ImportedCase(BaseModel):
     ignored_input: list[IgnoredInput]
 
 
-def evaluate_imported(imported: ImportedCase, policy: str | None = None) -> Report:
-    """Evaluate an imported case; the report lists the ignored input."""
-    from decision.evaluate import default_evaluator
+def evaluate_imported(
+    imported: ImportedCase, policy: str | None = None, evaluate: Callable[[Case, str | None], Report] | None = None
+) -> Report:
+    """Evaluate an imported case (with `evaluate`, default the shipped knowledge); the report
+    lists the ignored input."""
+    if evaluate is None:
+        from decision.evaluator import default_evaluator
 
-    report = default_evaluator().evaluate(imported.case, policy=policy)
+        evaluate = default_evaluator().evaluate
+    report = evaluate(imported.case, policy)
     return report.model_copy(update={"ignored_input": list(imported.ignored_input)})

@@ -105,6 +105,10 @@ class CaseEvaluator:
         firings = self.engine.fire(prepared.policy_id, prepared.facts)
         return self.report(prepared, firings)
 
+    def close(self) -> None:
+        """Free the compiled rulesets; evaluating afterwards raises EngineClosed."""
+        self.engine.close()
+
     def report(self, prepared: PreparedCase, firings: set[tuple[str, int]]) -> Report:
         return self._builders[prepared.policy_id].build(
             prepared.case.case_id, prepared.contexts, firings, prepared.evaluators
