@@ -20,3 +20,6 @@ import tempfile  # noqa: E402
 
 # The app's store in tests: a throwaway SQLite file, never the developer's own.
 os.environ.setdefault("SPINE_CDS_DATABASE_URL", f"sqlite:///{tempfile.mkdtemp(prefix='spine-cds-test-')}/store.sqlite")
+# ... and its audit key, never the developer's own key file.
+os.environ.setdefault("SPINE_CDS_AUDIT_KEY_FILE", f"{tempfile.mkdtemp(prefix='spine-cds-test-key-')}/audit-key")
+os.environ.setdefault("XDG_DATA_HOME", tempfile.mkdtemp(prefix="spine-cds-test-data-"))

@@ -283,6 +283,7 @@ def test_a_database_server_without_a_configured_key_is_refused_with_how_to_confi
     from decision.store.audit_key import resolve_audit_key
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("SPINE_CDS_AUDIT_KEY_FILE", raising=False)  # the suite's own throwaway key
     settings = Settings(database_url="postgresql+psycopg://mdt@db/spine")
     with pytest.raises(AuditKeyError) as refused:
         resolve_audit_key(settings, settings.database_url, None, may_create=True)

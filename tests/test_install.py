@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 pytestmark = pytest.mark.slow
 
-COVERED = {"evaluate", "batch", "kb validate", "kb show", "kb release", "schema", "audit verify", "serve", "ui"}
+COVERED = {"evaluate", "batch", "kb validate", "kb show", "kb release", "schema", "audit verify", "audit checkpoint", "serve", "ui"}
 """The `spine-cds` subcommands this test runs from the installed package."""
 NOT_RUN = {"bench": "minutes of benchmarking; the same engine as `evaluate`, which is run"}
 
@@ -185,6 +185,10 @@ def test_the_installed_service_answers_and_its_audit_trail_verifies(
         assert json.loads(answer.read())["cards"]
     verified = _run(installed, ["audit", "verify"], outside, store)
     assert verified.returncode == 0 and verified.stdout.startswith("audit trail intact: 2 entries"), verified.stdout
+    checkpoint = _run(installed, ["audit", "checkpoint"], outside, store)
+    assert checkpoint.returncode == 0, checkpoint.stderr
+    verified = _run(installed, ["audit", "verify"], outside, store)
+    assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout
 
 
 def test_the_installed_app_starts_with_the_demo_cases_in_the_users_data_folder(
