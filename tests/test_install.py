@@ -31,7 +31,18 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 pytestmark = pytest.mark.slow
 
-COVERED = {"evaluate", "batch", "kb validate", "kb show", "kb release", "schema", "audit verify", "audit checkpoint", "serve", "ui"}
+COVERED = {
+    "evaluate",
+    "batch",
+    "kb validate",
+    "kb show",
+    "kb release",
+    "schema",
+    "audit verify",
+    "audit checkpoint",
+    "serve",
+    "ui",
+}
 """The `spine-cds` subcommands this test runs from the installed package."""
 NOT_RUN = {"bench": "minutes of benchmarking; the same engine as `evaluate`, which is run"}
 
