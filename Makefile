@@ -43,7 +43,7 @@ test: $(STAMP) browser
 # inputs, 8 threads x 10,000 evaluations.
 test-long: $(STAMP)
 	SPINE_CDS_HYPOTHESIS=long $(BIN)/pytest -q -p no:cacheprovider --hypothesis-show-statistics \
-	  tests/test_properties.py tests/test_differential.py tests/test_fuzz.py tests/test_concurrency.py
+	  tests/engine/test_properties.py tests/engine/test_differential.py tests/cli/test_fuzz.py tests/engine/test_concurrency.py
 
 bench: $(STAMP)
 	$(BIN)/spine-cds bench --out bench-results.json

@@ -3,7 +3,7 @@
 Installed, the package has neither `tests/vignettes` nor the shared golden ones, so the app's demo
 picker, the trainee quiz and `spine-cds ui --demo` read these copies. Each file is a verbatim copy of
 the vignette of the same name (the shared golden vignettes, plus a few of ours so that every diagnosis
-and the safety features appear); `make demo-cases` refreshes them and `tests/test_seeding.py` checks
+and the safety features appear); `make demo-cases` refreshes them and `tests/cli/test_seeding.py` checks
 that none has drifted from its original.
 """
 

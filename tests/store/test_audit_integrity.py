@@ -20,7 +20,7 @@ from decision import evaluate
 from decision.cli.command import main
 from decision.store import CaseStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASE = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
 
 WRITER = """

@@ -25,7 +25,7 @@ from decision.store import tables as store_tables
 from decision.store import writes as store_writes
 
 NRB_CASE = load_vignette(
-    Path(__file__).resolve().parent / "vignettes" / "nerve-root-block-contrast-allergy-ultrasound.yaml"
+    Path(__file__).resolve().parents[1] / "vignettes" / "nerve-root-block-contrast-allergy-ultrasound.yaml"
 )["case"]
 CONCURRENT_CALLS, IN_FLIGHT = 200, 20
 

@@ -34,7 +34,7 @@ from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 LOINC = "http://loinc.org"
 NOW = dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _normalised(case: Case) -> dict[str, Any]:

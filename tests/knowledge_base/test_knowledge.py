@@ -17,7 +17,7 @@ from knowledge.conditions import ParamRef, walk
 from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError, load_knowledge
 from knowledge.release import write_release
 
-FIXTURES = Path(__file__).parent / "fixtures" / "broken_knowledge"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "broken_knowledge"
 
 
 def test_the_shipped_knowledge_loads_validates_and_compiles() -> None:

@@ -155,7 +155,7 @@ def test_kb_validate_on_broken_knowledge_exits_3_naming_file_rule_and_field(
 
     root = tmp_path / "knowledge"
     shutil.copytree(KNOWLEDGE_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    fixture = Path(__file__).parent / "fixtures" / "broken_knowledge" / "rule-unknown-field.yaml"
+    fixture = Path(__file__).parents[1] / "fixtures" / "broken_knowledge" / "rule-unknown-field.yaml"
     shutil.copy(fixture, root / "rules" / fixture.name)
     code, _, err = run(["kb", "validate", "--root", str(root)], capsys)
     assert code == 3

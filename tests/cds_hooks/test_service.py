@@ -37,7 +37,7 @@ from decision.fhir import procedure_from_order
 from decision.settings import Settings
 from decision.store import CaseStore
 
-VIGNETTES = Path(__file__).resolve().parent / "vignettes"
+VIGNETTES = Path(__file__).resolve().parents[1] / "vignettes"
 CARD_STATUSES = ("indicated", "indicated_with_caution", "needs_information", "deferred", "contraindicated")
 INDICATOR = {
     "indicated": "info",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("knowledge", "decision", "ui")
 MAX_LINES = 600
 # The engine's own modules (decision/*.py) hold no transport, storage or interchange code.

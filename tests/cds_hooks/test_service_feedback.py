@@ -30,7 +30,7 @@ from decision.settings import Settings
 from decision.store import CaseStore
 
 CASE = load_vignette(
-    Path(__file__).resolve().parent / "vignettes" / "nerve-root-block-contrast-allergy-ultrasound.yaml"
+    Path(__file__).resolve().parents[1] / "vignettes" / "nerve-root-block-contrast-allergy-ultrasound.yaml"
 )["case"]
 
 

@@ -100,7 +100,7 @@ def test_concurrent_writers_in_separate_processes_never_fork_the_chain(keyed: Se
     _, card = _issued_card(store)
     url, key = keyed.database_url, str(keyed.audit_key_file)
     script = (
-        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r});"
         "from decision.settings import Settings; from decision.store import CaseStore;"
         f"s = CaseStore({url!r}, settings=Settings(database_url={url!r}, audit_key_file={key!r}));"
         f"[s.record_feedback({card!r}, 'overridden', [], None, str(n), '2026-01-01T10:00:00Z') for n in range(25)]"

@@ -15,7 +15,7 @@ import pytest
 from decision.cli.command import main
 from decision.settings import Settings, SettingsError, default_database, env_name, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import decision.cds_hooks.service
 from decision.cds_hooks.service import MAX_BODY_BYTES, create_app
 from decision.settings import Settings
 
-CASE = load_vignette(Path(__file__).resolve().parent / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
+CASE = load_vignette(Path(__file__).resolve().parents[1] / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
 PATIENT_ID = "pt-SECRET-4711"
 NAME = "Wilhelmina-Quuxley"
 CONDITION_TEXT = "SECRET-NOTE-radiating-pain"

@@ -24,7 +24,7 @@ from decision.settings import Settings, default_database, default_database_url, 
 from decision.store import CaseStore
 from knowledge.loader import load_knowledge
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VIGNETTE_FOLDERS = (ROOT.parent / "shared" / "vignettes", ROOT / "tests" / "vignettes")
 SHIPPED = sorted(DEMO_FOLDER.glob("*.yaml"))
 MOST_DEMOS = 50

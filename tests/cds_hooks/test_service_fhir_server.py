@@ -19,7 +19,7 @@ from decision.cds_hooks.prefetch import prefetch_templates
 from decision.cds_hooks.service import create_app
 from decision.settings import Settings
 
-CASE = load_vignette(Path(__file__).resolve().parent / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
+CASE = load_vignette(Path(__file__).resolve().parents[1] / "vignettes" / "esi-apixaban-119h-deferred.yaml")["case"]
 SERVER = "https://ehr.example/fhir"
 TOKEN = "secret-token-abc"
 

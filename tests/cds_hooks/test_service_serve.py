@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from local_server import free_port, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEPARATOR = "@@ spine-cds readme command done @@"
 
 

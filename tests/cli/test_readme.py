@@ -8,7 +8,7 @@ from pathlib import Path
 
 from decision.cli.command import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _without_versions(text: str) -> str:
