@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from knowledge.problems import ProblemError
+from knowledge.problems import ProblemError, validation_problems
 
 
 class FhirInputError(ProblemError):
@@ -14,14 +14,13 @@ class FhirInputError(ProblemError):
 
 
 def resource_problems(label: str, err: ValidationError) -> list[str]:
-    """A resource's validation errors as "label: element: pydantic's message", at most ten.
-
-    Not `knowledge.problems.validation_problems`: that one rewrites pydantic's messages ("Value
-    error, " dropped, "unknown field" for an extra element) and skips validator locations, so the
-    lines FHIR import has always given would change.
-    """
-    out = []
-    for e in err.errors(include_url=False)[:10]:
-        where = ".".join(str(p) for p in e["loc"] if p != "__root__")
-        out.append(f"{label}: {where or '(resource)'}: {e['msg']}")
-    return out
+    """A resource's validation errors as "label: element: what is wrong", at most ten (a mangled
+    bundle can hold thousands), never quoting the value given (it is patient data)."""
+    return validation_problems(
+        err,
+        echo_values=False,
+        whole="(resource)",
+        unknown_field="Extra inputs are not permitted",
+        location=lambda loc: (label, ".".join(str(p) for p in loc if p != "__root__")),
+        limit=10,
+    )
