@@ -11,6 +11,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any
@@ -36,8 +39,27 @@ MAX_LIST = 200
 
 
 @cache
-def vocabulary() -> Vocabulary:
+def _shipped_vocabulary() -> Vocabulary:
     return load_vocabulary()
+
+
+_active: ContextVar[Vocabulary | None] = ContextVar("spine_cds_vocabulary", default=None)
+
+
+def vocabulary() -> Vocabulary:
+    """The vocabulary of the knowledge in use: the shipped one unless `using_vocabulary` names
+    another (a knowledge folder under review, a reloaded release with a new drug or id)."""
+    return _active.get() or _shipped_vocabulary()
+
+
+@contextmanager
+def using_vocabulary(vocab: Vocabulary) -> Iterator[None]:
+    """Validate cases and check rules against `vocab` in this thread (and task) for the block."""
+    token = _active.set(vocab)
+    try:
+        yield
+    finally:
+        _active.reset(token)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from decision.case import using_vocabulary
 from decision.facts import UNKNOWN, Context
 from decision.fields import check_rules
 from decision.truth import Evaluator
@@ -318,7 +319,8 @@ def _pack(packs: list[tuple[dict[str, Any], set[str]]], rules: dict[str, Any], r
 
 def compile_knowledge(knowledge: Knowledge) -> dict[str, CompiledPolicy]:
     """Check every rule against the case model, then compile one ruleset per policy profile."""
-    problems = check_rules(knowledge) + _check_texts(knowledge)
+    with using_vocabulary(knowledge.vocabulary):
+        problems = check_rules(knowledge) + _check_texts(knowledge)
     if problems:
         raise KnowledgeError(problems)
     return {pid: compile_policy(knowledge, pid) for pid in sorted(knowledge.policies)}

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from decision.case import Case
+from decision.case import Case, using_vocabulary
 from decision.compile import CompiledPolicy, compile_knowledge, engine_fact
 from decision.contexts import build_contexts
 from decision.engine import RulesEngine
@@ -24,6 +24,7 @@ from decision.truth import Evaluator
 from decision.verdict import VerdictBuilder
 from knowledge.loader import Knowledge, did_you_mean, load_knowledge
 from knowledge.problems import ProblemError, shown
+from knowledge.schema import Vocabulary
 
 
 def engine_version() -> str:
@@ -43,7 +44,8 @@ CASE_ERRORS = {"whole": "(case)", "unknown_field": "unknown field (not part of t
 """How a pydantic error of the case is worded: the whole case is "(case)"."""
 
 
-def parse_case(case: Case | dict[str, Any]) -> Case:
+def parse_case(case: Case | dict[str, Any], vocab: Vocabulary | None = None) -> Case:
+    """The valid case, checked against `vocab` (the evaluator's own knowledge; default shipped)."""
     if isinstance(case, Case):
         return case
     if not isinstance(case, dict):
@@ -52,7 +54,10 @@ def parse_case(case: Case | dict[str, Any]) -> Case:
             echoed=[f"(case): expected a JSON object with case fields, got {shown(case)}"],
         )
     try:
-        return Case.model_validate(case)
+        if vocab is None:
+            return Case.model_validate(case)
+        with using_vocabulary(vocab):
+            return Case.model_validate(case)
     except ValidationError as exc:
         raise InvalidCase.from_validation(exc, **CASE_ERRORS) from None
 
@@ -90,7 +95,7 @@ class CaseEvaluator:
 
     def prepare(self, case: Case | dict[str, Any], policy: str | None = None) -> PreparedCase:
         """Everything before the engine: the valid case, its contexts, their evaluators and facts."""
-        valid = parse_case(case)
+        valid = parse_case(case, self.knowledge.vocabulary)
         policy_id = self.policy_id(valid, policy)
         compiled = self.policies[policy_id]
         params = compiled.param_values()

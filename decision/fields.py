@@ -225,12 +225,24 @@ def _model_fields(
     return out
 
 
-@cache
+_CATALOGUES: dict[int, tuple[Vocabulary, FieldCatalogue]] = {}
+
+
 def field_catalogue() -> FieldCatalogue:
-    """Built from the case model's JSON schema, so the case model is the one declaration."""
+    """Built from the case model's JSON schema, so the case model is the one declaration; one per
+    vocabulary in use (the shipped knowledge's, or a folder's under review)."""
     from decision.case import vocabulary
 
     vocab = vocabulary()
+    kept = _CATALOGUES.get(id(vocab))
+    if kept is None or kept[0] is not vocab:
+        if len(_CATALOGUES) > 8:  # reloads replace the vocabulary; keep the cache bounded
+            _CATALOGUES.clear()
+        kept = _CATALOGUES[id(vocab)] = (vocab, _build_catalogue(vocab))
+    return kept[1]
+
+
+def _build_catalogue(vocab: Vocabulary) -> FieldCatalogue:
     schema = Case.model_json_schema()
     defs = schema.get("$defs", {})
     scalars: dict[str, FieldSpec] = {}

@@ -101,3 +101,27 @@ def test_a_few_shared_blocks_are_still_read() -> None:
     """The hold table shares its NSAID rows by alias; bounded aliases keep that working."""
     assert "*nsaid_1_day" in (KNOWLEDGE_DIR / "holds" / "asra_2018.yaml").read_text()
     assert load_knowledge().hold_tables
+
+
+def test_a_folder_is_checked_against_its_own_vocabulary(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An id added to the folder's vocabulary is known to its rules and its cases, not only to the
+    shipped knowledge (the vocabulary was cached for the whole process)."""
+    from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator
+
+    vocabulary = root / "vocabulary.yaml"
+    vocabulary.write_text(
+        vocabulary.read_text().replace(
+            "  latex: {label: Latex}\n", "  latex: {label: Latex}\n  gadolinium: {label: Gadolinium}\n"
+        )
+    )
+    rules = root / "rules" / "contraindications.yaml"
+    text = rules.read_text()
+    assert "contains: contrast}" in text
+    rules.write_text(text.replace("contains: contrast}", "contains: gadolinium}", 1))
+    assert main(["kb", "release", "--root", str(root)]) == 0, capsys.readouterr().err
+    assert main(["kb", "validate", "--root", str(root)]) == 0, capsys.readouterr().err
+    case = {"allergies": ["gadolinium"], "diagnoses": [{"condition": "herniated_disc", "region": "lumbar"}]}
+    assert CaseEvaluator(load_knowledge(root)).evaluate(case).candidates
+    with pytest.raises(InvalidCase) as refused:
+        default_evaluator().evaluate(case)
+    assert "unknown allergy 'gadolinium'" in refused.value.problems[0]
