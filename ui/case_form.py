@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from decision.case import Case, vocabulary
 from decision.fields import FieldGroup, FieldSpec, case_layout
+from ui.record_text import markdown_text
 
 UNKNOWN = "(unknown)"
 HISTORY = ("Not asked", "None", "Listed")
@@ -259,7 +260,7 @@ def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
     frame = st.data_editor(empty, key=f"{table.key}_table", num_rows="dynamic", column_config=columns)
     answer = list_answer(table, frame, assessed)
     if answer.problems:
-        st.warning("  \n".join([*answer.problems, answer.message]), icon="⚠️")
+        st.warning("  \n".join(markdown_text(line) for line in [*answer.problems, answer.message]), icon="⚠️")
     elif answer.value is None:
         st.info(f"No rows yet: {table.list_noun} is treated as not yet known. Choose None if there is nothing to list.")
     return answer

@@ -18,6 +18,7 @@ from decision.report import Report
 from ui.case_form import answer_widget, case_form
 from ui.components import demos, evaluator, show_report, store
 from ui.export import report_pdf
+from ui.record_text import markdown_text
 
 CURRENT = "current_case"
 IMPORTED = "imported_fhir"
@@ -73,7 +74,10 @@ def _what_if(case: dict[str, Any], report: Report) -> None:
         try:
             changed = evaluator().evaluate(changed_case)
         except InvalidCase as exc:
-            st.error("That change makes the case invalid:\n" + "\n".join(f"- {p}" for p in exc.echoed_problems))
+            st.error(
+                "That change makes the case invalid:\n"
+                + "\n".join(f"- {markdown_text(p)}" for p in exc.echoed_problems)
+            )
             return
         diff = report_diff(report, changed)
         if diff.empty:
@@ -106,7 +110,7 @@ def _save_and_share(case: dict[str, Any], report: Report) -> None:
             st.session_state["saved_case_id"] = case_id
     saved = st.session_state.get("saved_case_id")
     if saved:
-        st.success(f"Saved. Shareable link (carries only a random case id): `?case={saved}`")
+        st.success(f"Saved. Shareable link (carries only a random case id): ?case={markdown_text(saved)}")
         st.markdown(f"[Open the saved assessment](/?case={saved})")
 
 
@@ -132,7 +136,7 @@ def clinician_page() -> None:
     if shared and st.session_state.get("loaded_shared") != shared:
         stored = store().get_case(shared)
         if stored is None:
-            st.error(f"No stored case has the id {shared!r}.")
+            st.error(f"No stored case has the id {markdown_text(repr(shared))}.")
         else:
             st.session_state[CURRENT] = stored.case
             st.session_state["loaded_shared"] = shared
@@ -167,10 +171,11 @@ def clinician_page() -> None:
                 )
                 st.session_state[CURRENT] = _from_fhir(parsed) if _is_bundle(parsed) else parsed
             except (json.JSONDecodeError, yaml.YAMLError) as exc:
-                st.error(f"Not a valid case file: {exc}")
+                st.error(f"Not a valid case file: {markdown_text(exc)}")
             except FhirInputError as exc:
                 st.error(
-                    "Not a FHIR R4B bundle spine-cds can read:\n" + "\n".join(f"- {p}" for p in exc.echoed_problems)
+                    "Not a FHIR R4B bundle spine-cds can read:\n"
+                    + "\n".join(f"- {markdown_text(p)}" for p in exc.echoed_problems)
                 )
     case = st.session_state.get(CURRENT)
     if case is None:
@@ -181,7 +186,7 @@ def clinician_page() -> None:
     try:
         report = evaluator().evaluate(case, None if policy.startswith("(") else policy)
     except InvalidCase as exc:
-        st.error("The case is not valid:\n" + "\n".join(f"- {p}" for p in exc.echoed_problems))
+        st.error("The case is not valid:\n" + "\n".join(f"- {markdown_text(p)}" for p in exc.echoed_problems))
         return
     imported = st.session_state.get(IMPORTED)
     if imported and imported[0] == _fingerprint(case):
@@ -190,7 +195,7 @@ def clinician_page() -> None:
     if left_out and left_out[1] and left_out[0] == _fingerprint(case):
         st.warning(
             "**Left out of this assessment** (complete the rows in the case form and assess again):\n"
-            + "\n".join(f"- {line}" for line in left_out[1]),
+            + "\n".join(f"- {markdown_text(line)}" for line in left_out[1]),
             icon="⚠️",
         )
     _missing_questions(case, report)

@@ -12,6 +12,7 @@ from decision.explain import STATUS_LABEL, candidate_title
 from decision.reload import ReloadingEvaluator
 from decision.report import Report
 from decision.store import CaseStore
+from ui.record_text import markdown_text
 
 STATUS_COLOUR = {
     "indicated": "green",
@@ -96,5 +97,5 @@ def show_report(report: Report, compact: bool = False) -> None:
             f"Ignored input: {len(report.ignored_input)} item(s) of the record were not used", expanded=True
         ):
             for item in report.ignored_input:
-                element = f" `{item.element}`" if item.element else ""
-                st.markdown(f"- `{item.resource}`{element}: {item.reason}")
+                element = f" ({markdown_text(item.element)})" if item.element else ""
+                st.markdown(f"- {markdown_text(item.resource)}{element}: {markdown_text(item.reason)}")

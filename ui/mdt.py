@@ -13,6 +13,7 @@ from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
 from decision.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError
 from ui.components import evaluator, show_report, store
+from ui.record_text import csv_cell, markdown_text
 
 
 def _last_decision(case_id: str) -> str:
@@ -38,18 +39,17 @@ def meeting_csv(cases: list[StoredCase], case_store: CaseStore) -> str:
     for case in cases:
         decisions = case_store.decisions(case.id)
         last = decisions[-1] if decisions else None
-        writer.writerow(
-            [
-                case.id,
-                case.title,
-                case.created_at.date().isoformat(),
-                case.best_status,
-                last.procedure if last else "",
-                last.decided_by if last else "",
-                (last.override_reason or "") if last else "",
-                case.report.knowledge_version,
-            ]
-        )
+        row = [
+            case.id,
+            case.title,
+            case.created_at.date().isoformat(),
+            case.best_status,
+            last.procedure if last else "",
+            last.decided_by if last else "",
+            (last.override_reason or "") if last else "",
+            case.report.knowledge_version,
+        ]
+        writer.writerow([csv_cell(value) for value in row])
     return out.getvalue()
 
 
@@ -64,9 +64,10 @@ def meeting_markdown(cases: list[StoredCase], case_store: CaseStore) -> str:
         decisions = case_store.decisions(case.id)
         last = decisions[-1] if decisions else None
         lines.append(
-            f"| {case.title.replace('|', '/')} (`{case.id}`) | {STATUS_LABEL.get(case.best_status, case.best_status)} | "
-            f"{last.procedure if last else '-'} | {last.decided_by if last else '-'} | "
-            f"{(last.override_reason or '-') if last else '-'} |"
+            f"| {markdown_text(case.title)} ({markdown_text(case.id)}) | "
+            f"{STATUS_LABEL.get(case.best_status, case.best_status)} | "
+            f"{markdown_text(last.procedure) if last else '-'} | {markdown_text(last.decided_by) if last else '-'} | "
+            f"{markdown_text(last.override_reason or '-') if last else '-'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -112,7 +113,9 @@ def mdt_page() -> None:
         if st.button("Verify the audit trail"):
             problems = case_store.verify_audit()
             if problems:
-                st.error("The audit trail has been tampered with:\n" + "\n".join(f"- {p}" for p in problems))
+                st.error(
+                    "The audit trail has been tampered with:\n" + "\n".join(f"- {markdown_text(p)}" for p in problems)
+                )
             else:
                 st.success("Audit trail intact: every entry matches its hash and follows the one before.")
     if not cases:
@@ -135,9 +138,12 @@ def mdt_page() -> None:
     if submitted:
         try:
             decided = case_store.record_decision(chosen, procedure, who, reason)
-            st.success(f"Recorded: {decided.procedure} by {decided.decided_by} (engine: {decided.engine_status}).")
+            st.success(
+                f"Recorded: {markdown_text(decided.procedure)} by {markdown_text(decided.decided_by)} "
+                f"(engine: {decided.engine_status})."
+            )
         except StoreError as exc:
-            st.error("; ".join(exc.problems))
+            st.error("; ".join(markdown_text(p) for p in exc.problems))
     st.markdown("**Audit trail**")
     trail = case_store.audit_trail(chosen)
     st.table(

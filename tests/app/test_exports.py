@@ -30,4 +30,4 @@ def test_the_meeting_list_exports_decisions_as_csv_and_markdown(tmp_path: Path) 
     assert rows[0]["case_id"] == case_id and rows[0]["decision"] == NO_PROCEDURE
     assert rows[0]["decided_by"] == "Dr Chair" and rows[0]["engine_best_status"] == "deferred"
     markdown = meeting_markdown(cases, store)
-    assert "| Apixaban / 24 h (`" in markdown and "Dr Chair" in markdown and "DEFERRED" in markdown
+    assert "| Apixaban \\| 24 h (" in markdown and "Dr Chair" in markdown and "DEFERRED" in markdown
