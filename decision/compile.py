@@ -41,6 +41,9 @@ whole fact as JSON, narrower facts are also faster (measured: 60 keys ~18 ms per
 for one 220-key ruleset on the bench mix)."""
 MAX_CONJUNCTIONS = 256
 MAX_ATOMS = 24
+BUILD_LIMIT = 16 * MAX_CONJUNCTIONS
+"""While a condition is multiplied out, the alternatives it may reach before absorption prunes them;
+past it the rule is refused at once (twenty two-way choices would otherwise build a million)."""
 """durable-rules allows 32 expressions per rule node (ERR_EXPRESSION_LIMIT_EXCEEDED, code 113),
 so every condition is flattened into conjunctions, each registered as its own engine rule."""
 
@@ -117,9 +120,15 @@ def _conj(atoms: list[Atom]) -> Conj:
     return tuple(sorted(set(atoms), key=repr))
 
 
+class _TooComplex(Exception):
+    """A condition's alternatives outgrew the build limit while they were being multiplied out."""
+
+
 def _and(*parts: Dnf) -> Dnf:
     result: Dnf = [()]
     for part in parts:
+        if len(result) * len(part) > BUILD_LIMIT:  # checked before multiplying, not after
+            raise _TooComplex(len(result) * len(part))
         result = [_conj([*a, *b]) for a in result for b in part]
         result = [c for c in dict.fromkeys(result) if _consistent(c)]
     return _absorb(result)
@@ -256,7 +265,15 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         ruleset: dict[str, Any] = {}
         rule_keys: set[str] = set()
         for want in ("T", "U"):
-            alternatives = translator.dnf(entry.rule.when, want)
+            try:
+                alternatives = translator.dnf(entry.rule.when, want)
+            except _TooComplex as exc:
+                raise KnowledgeError(
+                    [
+                        f"{entry.file}: rule {entry.rule.id}: when: too complex for the rules engine "
+                        f"(more than {exc.args[0]:,} alternatives while building); split it into simpler rules"
+                    ]
+                ) from None
             if not alternatives:
                 actions[want] = None
                 continue

@@ -229,3 +229,32 @@ def test_the_asipp_profile_weighs_the_clinic_rules_with_only_the_risk_classes_ch
     assert [e.rule.id for e in knowledge.rules_for("asipp")] == [e.rule.id for e in knowledge.rules_for("clinic")]
     clinic, asipp = knowledge.params_for("clinic"), knowledge.params_for("asipp")
     assert {n for n in clinic if clinic[n] != asipp[n]} == {"antithrombotic_guideline"}
+
+
+def test_a_rule_that_multiplies_out_beyond_the_engine_is_refused_while_building(tmp_path: Path) -> None:
+    """Sixteen two-way choices in one rule multiply out to 65,536 alternatives: the build stops
+    at its limit and names the rule, instead of running for minutes first."""
+    import time
+
+    import yaml
+
+    root = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE_DIR, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    path = root / "rules" / "crps.yaml"
+    data = yaml.safe_load(path.read_text())
+    rule = data["rules"][0]
+    flags = [
+        "pregnant", "breastfeeding", "symptoms.neurogenic_claudication", "symptoms.functional_impairment",
+        "symptoms.cauda_equina_signs", "conservative_care.failed", "comorbidities.active_infection",
+        "comorbidities.bleeding_disorder", "comorbidities.spinal_malignancy", "comorbidities.renal_disease",
+        "comorbidities.liver_disease", "comorbidities.osteoporosis", "comorbidities.injection_site_infection",
+        "comorbidities.renal_impairment", "comorbidities.malignancy_near_target", "symptoms.acute_and_severe_sciatica",
+    ]  # fmt: skip
+    choices = [{"any": [{"field": flag, "eq": True}, {"is_unknown": flag}]} for flag in flags]
+    rule["when"] = {"all": [rule["when"], *choices]}  # 2^16 alternatives multiplied out
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    started = time.perf_counter()
+    with pytest.raises(KnowledgeError) as refused:
+        compile_knowledge(load_knowledge(root, release=False))
+    assert time.perf_counter() - started < 60
+    assert f"rule {rule['id']}: when: too complex" in str(refused.value)
