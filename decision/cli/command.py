@@ -123,6 +123,10 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
             raise InputError(["--dask needs --out DIR: the results are written as one JSONL part per input file"])
         try:
             cases, invalid = run_dask(args.cases, args.out, args.dask, args.policy)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] not in ("dask", "distributed"):
+                raise
+            raise InputError(["--dask needs the scale extra: pip install 'spine-cds[scale]'"]) from None
         except FileNotFoundError:
             raise InputError([f"{args.cases}: no file matches"]) from None
         print(f"{_cases(cases)}: {cases - invalid} evaluated, {invalid} invalid; parts in {args.out}", file=sys.stderr)
@@ -267,7 +271,10 @@ def _audit_store(database: str | None) -> Any:
 
     url = load_settings(database_url=database).database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise InputError([f"--database {url}: no such SQLite file"])
+        named = f"--database {database}" if database else "the app's database (SPINE_CDS_DATABASE_URL or the default)"
+        raise InputError(
+            [f"{named}: no such SQLite file yet ({url.removeprefix('sqlite:///')}); nothing has been stored"]
+        )
     return CaseStore(url)
 
 

@@ -256,3 +256,25 @@ def test_kb_show_fills_in_the_figures_of_the_policy(capsys: pytest.CaptureFixtur
     assert code == 0 and "{" not in out.split("when/then")[0] and "steroid_injections_max = 3" in out
     code, out, _ = run(["kb", "show", "facet.rfa_positive_blocks", "--policy", "nice"], capsys)
     assert code == 0 and "mbb_positive_blocks_required = 1" in out
+
+
+def test_batch_dask_without_the_scale_extra_says_how_to_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import decision.cli.batch
+
+    def without_dask(*_args: object) -> tuple[int, int]:
+        raise ModuleNotFoundError("No module named 'dask'", name="dask")
+
+    monkeypatch.setattr(decision.cli.batch, "run_dask", without_dask)
+    source = write(tmp_path, "cases.jsonl", json.dumps(GOOD) + "\n")
+    code, _, err = run(["batch", source, "--dask", "local", "--out", str(tmp_path / "parts")], capsys)
+    assert code == 2 and "pip install 'spine-cds[scale]'" in err and "Traceback" not in err
+
+
+def test_audit_verify_before_anything_was_stored_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPINE_CDS_DATABASE_URL", f"sqlite:///{tmp_path}/never.sqlite")
+    code, _, err = run(["audit", "verify"], capsys)
+    assert code == 2 and "nothing has been stored" in err and "--database" not in err
