@@ -16,7 +16,7 @@ from decision.fhir import FhirInputError, case_from_bundle
 from decision.fields import NOT_RULE_FIELDS, FieldSpec, case_layout, field_catalogue
 from decision.report import Report
 from ui.case_form import answer_widget, case_form
-from ui.components import demos, evaluator, show_report, store
+from ui.components import demos, evaluator, show_report, store, store_refusals_shown
 from ui.export import report_pdf
 from ui.record_text import markdown_text
 
@@ -106,11 +106,12 @@ def _save_and_share(case: dict[str, Any], report: Report) -> None:
     with cols[2]:
         title = st.text_input("Title for the MDT list", value=report.case_id or "", key="save_title")
         if st.button("Save to the MDT list"):
-            case_id = store().save_case(case, report, title or "(untitled)", who="clinician")
-            st.session_state["saved_case_id"] = case_id
+            with store_refusals_shown("Not saved"):
+                case_id = store().save_case(case, report, title or "(untitled)", who="clinician")
+                st.session_state["saved_case_id"] = case_id
     saved = st.session_state.get("saved_case_id")
     if saved:
-        st.success(f"Saved. Shareable link (carries only a random case id): ?case={markdown_text(saved)}")
+        st.success(f"Saved. Shareable link (carries only a random case id): `?case={saved}`")  # the store's own token
         st.markdown(f"[Open the saved assessment](/?case={saved})")
 
 

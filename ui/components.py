@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from decision.demo_cases import demo_cases
 from decision.evaluator import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.reload import ReloadingEvaluator
 from decision.report import Report
-from decision.store import CaseStore
+from decision.store import CaseStore, StoreError
 from ui.record_text import markdown_text
+
+logger = logging.getLogger("spine_cds.ui")
+STORE_FAILED = "the case store failed; nothing was stored. Try again; if it goes on, the app's log has the cause."
 
 STATUS_COLOUR = {
     "indicated": "green",
@@ -48,6 +55,20 @@ def store() -> CaseStore:
     """The store the settings name. The app never seeds it: `spine-cds ui --demo` (and `make run`) put
     the demo cases into the embedded database before the app starts, and no other database is seeded."""
     return CaseStore()
+
+
+@contextmanager
+def store_refusals_shown(what: str) -> Iterator[None]:
+    """A store write whose refusal is shown as one line the user can act on. A refusal of the store
+    (`StoreError`) says what to change; any other database error is logged and shown as a generic
+    line: its text carries the SQL and, before `hide_parameters`, the case JSON it was writing."""
+    try:
+        yield
+    except StoreError as exc:
+        st.error(f"{what}: " + "; ".join(markdown_text(p) for p in exc.problems))
+    except SQLAlchemyError as exc:
+        logger.error("%s: %s", what, type(exc).__name__)
+        st.error(f"{what}: {STORE_FAILED}")
 
 
 @st.cache_data

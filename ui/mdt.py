@@ -11,8 +11,8 @@ import streamlit as st
 
 from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
-from decision.store import NO_PROCEDURE, CaseStore, StoredCase, StoreError
-from ui.components import evaluator, show_report, store
+from decision.store import NO_PROCEDURE, CaseStore, StoredCase
+from ui.components import evaluator, show_report, store, store_refusals_shown
 from ui.record_text import csv_cell, markdown_text
 
 
@@ -136,14 +136,12 @@ def mdt_page() -> None:
         )
         submitted = st.form_submit_button("Record decision", type="primary")
     if submitted:
-        try:
+        with store_refusals_shown("Not recorded"):
             decided = case_store.record_decision(chosen, procedure, who, reason)
             st.success(
                 f"Recorded: {markdown_text(decided.procedure)} by {markdown_text(decided.decided_by)} "
                 f"(engine: {decided.engine_status})."
             )
-        except StoreError as exc:
-            st.error("; ".join(markdown_text(p) for p in exc.problems))
     st.markdown("**Audit trail**")
     trail = case_store.audit_trail(chosen)
     st.table(

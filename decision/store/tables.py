@@ -107,13 +107,18 @@ WRITE_OPTION = "spine_cds_write"
 
 def open_database(url: str) -> Engine:
     """An engine on `url` with the store's tables created (SQLite: WAL, full sync, and transactions
-    begun by the store, so a write takes the write lock before it reads the audit head)."""
+    begun by the store, so a write takes the write lock before it reads the audit head).
+
+    `hide_parameters`: a database error names its statement but never the values it carried (a
+    case's JSON, a title), so no log line nor error page repeats a record."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, future=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+        engine = create_engine(
+            url, future=True, hide_parameters=True, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, hide_parameters=True)
     metadata.create_all(engine)
     return engine
 
