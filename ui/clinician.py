@@ -18,6 +18,7 @@ from decision.report import Report
 from ui.case_form import answer_widget, case_form
 from ui.components import demos, evaluator, show_report, store, store_refusals_shown
 from ui.export import report_pdf
+from ui.identity import User, require_role
 from ui.record_text import markdown_text
 
 CURRENT = "current_case"
@@ -95,7 +96,7 @@ def _what_if(case: dict[str, Any], report: Report) -> None:
             st.markdown("- rules no longer met: " + ", ".join(f"`{r}`" for r in diff.rules_no_longer_firing))
 
 
-def _save_and_share(case: dict[str, Any], report: Report) -> None:
+def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
     cols = st.columns(3)
     with cols[0]:
         st.download_button("Report as Markdown", to_markdown(report), file_name=f"{report.case_id or 'case'}.md")
@@ -107,7 +108,7 @@ def _save_and_share(case: dict[str, Any], report: Report) -> None:
         title = st.text_input("Title for the MDT list", value=report.case_id or "", key="save_title")
         if st.button("Save to the MDT list"):
             with store_refusals_shown("Not saved"):
-                case_id = store().save_case(case, report, title or "(untitled)", who="clinician")
+                case_id = store().save_case(case, report, title or "(untitled)", who=user.audit_name)
                 st.session_state["saved_case_id"] = case_id
     saved = st.session_state.get("saved_case_id")
     if saved:
@@ -132,6 +133,7 @@ def _from_fhir(bundle: dict[str, Any]) -> dict[str, Any]:
 
 
 def clinician_page() -> None:
+    user = require_role("clinician")
     st.header("Clinician: assess a case")
     shared = st.query_params.get("case")
     if shared and st.session_state.get("loaded_shared") != shared:
@@ -202,6 +204,6 @@ def clinician_page() -> None:
     _missing_questions(case, report)
     show_report(report)
     _what_if(case, report)
-    _save_and_share(case, report)
+    _save_and_share(case, report, user)
     with st.expander("The case as JSON"):
         st.json(case)

@@ -13,6 +13,7 @@ from decision.explain import STATUS_LABEL
 from decision.report import STATUS_ORDER
 from decision.store import NO_PROCEDURE, CaseStore, StoredCase
 from ui.components import evaluator, show_report, store, store_refusals_shown
+from ui.identity import require_role
 from ui.record_text import csv_cell, markdown_text
 
 
@@ -73,6 +74,7 @@ def meeting_markdown(cases: list[StoredCase], case_store: CaseStore) -> str:
 
 
 def mdt_page() -> None:
+    user = require_role("mdt_chair")
     st.header("MDT: review cases")
     case_store = store()
     conditions = sorted(evaluator().knowledge.vocabulary.conditions)
@@ -130,14 +132,14 @@ def mdt_page() -> None:
     with st.form(f"decision_{chosen}"):
         st.markdown("**The meeting's decision**")
         procedure = st.selectbox("Chosen procedure", options, key=f"mdt_proc_{chosen}")
-        who = st.text_input("Decided by", key=f"mdt_who_{chosen}")
+        st.caption(f"Decided by: {markdown_text(user.audit_name)} (from the sign-in)")
         reason = st.text_area(
             "Override reason (required when the decision differs from the engine's)", key=f"mdt_reason_{chosen}"
         )
         submitted = st.form_submit_button("Record decision", type="primary")
     if submitted:
         with store_refusals_shown("Not recorded"):
-            decided = case_store.record_decision(chosen, procedure, who, reason)
+            decided = case_store.record_decision(chosen, procedure, user.audit_name, reason)
             st.success(
                 f"Recorded: {markdown_text(decided.procedure)} by {markdown_text(decided.decided_by)} "
                 f"(engine: {decided.engine_status})."

@@ -10,9 +10,14 @@ from decision.matrix import indication_matrix
 from decision.report import STATUS_ORDER
 from decision.verdict import rule_text
 from ui.components import demos, evaluator, rule_link, status_badge
+from ui.identity import require_role
+
+TEACHING_ROLES = ("trainee", "clinician", "mdt_chair")
+"""The teaching pages hold knowledge, not cases: every role may read them."""
 
 
 def matrix_page() -> None:
+    require_role(*TEACHING_ROLES)
     st.header("Trainee: which procedure for which condition")
     knowledge = evaluator().knowledge
     policy = st.selectbox(
@@ -48,6 +53,7 @@ def matrix_page() -> None:
 
 
 def rules_page() -> None:
+    require_role(*TEACHING_ROLES)
     st.header("Trainee: rules and their sources")
     knowledge = evaluator().knowledge
     policy = evaluator().policies[knowledge.manifest.default_policy]
@@ -76,6 +82,7 @@ def rules_page() -> None:
 
 
 def quiz_page() -> None:
+    require_role(*TEACHING_ROLES)
     st.header("Trainee: quiz")
     cases = demos()
     chosen = st.selectbox("Vignette", list(cases), key="quiz_case", format_func=lambda k: cases[k]["title"])

@@ -173,12 +173,14 @@ def test_the_mdt_records_a_decision_that_survives_a_reload(page: object, app_url
     _choose(page, "Open a case", "(esi-lumbar-radicular-indicated)")
     page.get_by_text("The meeting's decision").wait_for()  # type: ignore[attr-defined]
     _choose(page, "Chosen procedure", "epidural_steroid_injection/transforaminal/lumbar")
-    page.get_by_label("Decided by").fill("Dr Browser")  # type: ignore[attr-defined]
+    page.get_by_text("Decided by: local user, not authenticated (from the sign-in)").wait_for()  # type: ignore[attr-defined]
     page.get_by_role("button", name="Record decision").click()  # type: ignore[attr-defined]
-    page.get_by_text("Recorded: epidural_steroid_injection/transforaminal/lumbar by Dr Browser").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text(  # type: ignore[attr-defined]
+        "Recorded: epidural_steroid_injection/transforaminal/lumbar by local user, not authenticated"
+    ).wait_for()
     page.reload()  # type: ignore[attr-defined]
     page.get_by_text("MDT: review cases").wait_for()  # type: ignore[attr-defined]
     _choose(page, "Open a case", "(esi-lumbar-radicular-indicated)")
-    page.get_by_role("cell", name="Dr Browser").first.wait_for()  # type: ignore[attr-defined]
+    page.get_by_role("cell", name="local user, not authenticated").first.wait_for()  # type: ignore[attr-defined]
     assert "decision recorded" in page.inner_text("body")  # type: ignore[attr-defined]
     _shot(page, "mdt")
