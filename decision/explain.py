@@ -6,6 +6,8 @@ and the vocabulary's labels, never a clinical judgement of its own.
 
 from __future__ import annotations
 
+import re
+
 from decision.case import vocabulary
 from decision.report import Finding, IgnoredInput, Reason, Report, ReportCandidate
 
@@ -114,13 +116,22 @@ def _ignored(item: IgnoredInput) -> str:
     return " ".join(f"{where}: {item.reason}".split())
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>#!|~$&{}])")
+"""Characters that start a link or image (`[`, `!`), raw HTML or an autolink (`<`), emphasis,
+code, a table cell, maths (`$`), an entity (`&`) or a Streamlit `:color[...]` directive."""
+_MARKDOWN_BLOCK_START = re.compile(r"^(\d*)([-+=.)])")
+
+
+def markdown_text(value: object) -> str:
+    """`value` as literal text inside Markdown, on one line: record text (a case id, a FHIR
+    `code.text`, a drug name as written) can neither load an image nor forge a heading or a row."""
+    escaped = _MARKDOWN_INLINE.sub(r"\\\1", " ".join(str(value).split()))
+    return _MARKDOWN_BLOCK_START.sub(r"\1\\\2", escaped, count=1)
 
 
 def to_markdown(report: Report) -> str:
     out = [
-        f"# spine-cds report: {_one_line(report.case_id)}",
+        f"# spine-cds report: {markdown_text(_one_line(report.case_id))}",
         "",
         f"Policy **{report.policy}** ({report.policy_title}) · knowledge {report.knowledge_version} "
         f"`{report.knowledge_hash[:12]}` · engine {report.engine_version}",
@@ -128,38 +139,39 @@ def to_markdown(report: Report) -> str:
     ]
     if report.red_flags:
         out += ["## Red flags", ""] + [
-            f"- **{f.text}** ({f.rule_id}; {'; '.join(f.sources)})" for f in report.red_flags
+            f"- **{markdown_text(f.text)}** ({f.rule_id}; {'; '.join(f.sources)})" for f in report.red_flags
         ]
         out.append("")
     if report.no_guideline_applies:
-        out += ["## No guideline applies", "", report.no_guideline_reason or "", ""]
+        out += ["## No guideline applies", "", markdown_text(report.no_guideline_reason or ""), ""]
     if report.candidates:
         out += ["## Candidates", "", "| Status | Procedure | Guidance |", "|---|---|---|"]
         for cand in report.candidates:
             guidance = _guidance(cand) if cand.status != "not_indicated" else "-"
-            out.append(f"| {STATUS_LABEL[cand.status]} | {_md_escape(candidate_title(cand))} | {guidance} |")
+            out.append(f"| {STATUS_LABEL[cand.status]} | {markdown_text(candidate_title(cand))} | {guidance} |")
         out.append("")
         for cand in report.candidates:
-            out += [f"### {candidate_title(cand)}: {STATUS_LABEL[cand.status].lower()}", ""]
+            out += [f"### {markdown_text(candidate_title(cand))}: {STATUS_LABEL[cand.status].lower()}", ""]
             for step in cand.antithrombotic_plan:
                 recheck = " *(re-check against the source)*" if step.recheck else ""
                 out.append(
-                    f"- antithrombotic plan: {_md_escape(step.text)} — `{step.rule_id}` "
+                    f"- antithrombotic plan: {markdown_text(step.text)} — `{step.rule_id}` "
                     f"({'; '.join(step.sources)}){recheck}"
                 )
             for reason in cand.reasons:
                 recheck = " *(re-check against the source)*" if reason.recheck else ""
                 out.append(
-                    f"- {reason_label(reason)}: {reason.text} — `{reason.rule_id}` "
+                    f"- {reason_label(reason)}: {markdown_text(reason.text)} — `{reason.rule_id}` "
                     f"({'; '.join(reason.sources)}){recheck}"
                 )
             out.append("")
     if report.steroid_injections is not None:
-        out += ["## Steroid injections so far", "", report.steroid_injections.text, ""]
+        out += ["## Steroid injections so far", "", markdown_text(report.steroid_injections.text), ""]
     if report.missing_information:
         out += ["## Missing information", ""]
         out += [
-            f"- `{m.field}`{_md_escape(_about(m.about))}: {m.why} (`{m.rule_id}`)" for m in report.missing_information
+            f"- `{m.field}`{markdown_text(_about(m.about))}: {markdown_text(m.why)} (`{m.rule_id}`)"
+            for m in report.missing_information
         ]
         out.append("")
     for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
@@ -167,10 +179,10 @@ def to_markdown(report: Report) -> str:
             out += [f"## {title}", ""]
             for f in findings:
                 severity = f" ({f.severity})" if f.severity else ""
-                out.append(f"- {f.text}{severity} — `{f.rule_id}` ({'; '.join(f.sources)})")
+                out.append(f"- {markdown_text(f.text)}{severity} — `{f.rule_id}` ({'; '.join(f.sources)})")
             out.append("")
     if report.ignored_input:
         out += ["## Ignored input", "", "In the record, not used for this assessment:", ""]
-        out += [f"- {_md_escape(_ignored(item))}" for item in report.ignored_input]
+        out += [f"- {markdown_text(_ignored(item))}" for item in report.ignored_input]
         out.append("")
     return "\n".join(out).rstrip() + "\n"
