@@ -70,6 +70,28 @@ class Settings(BaseSettings):
         default=None,
         description="Policy profile (clinic, nice, cms) for every CDS Hooks call; unset: the knowledge's default.",
     )
+    service_trust: tuple[str, ...] = Field(
+        default=(),
+        description="The CDS clients (EHRs) trusted, each `ISSUER=JWKS[,fhir=BASE][,private-network]`: the JWT "
+        "issuer, its JWK Set (an https URL or a file) and the FHIR base its fhirServer must be (JSON list in "
+        "the environment).",
+    )
+    service_trust_file: Path | None = Field(
+        default=None, description="A YAML file of trusted CDS clients (`trusted_clients:` issuer, jwks, fhir)."
+    )
+    service_allow_unauthenticated: bool = Field(
+        default=False,
+        description="Answer CDS Hooks calls without a JWT: a local demo only, never a deployment.",
+    )
+    service_allow_origins: tuple[str, ...] = Field(
+        default=(), description="Web origins allowed to call the service from a browser (CORS); none: CORS off."
+    )
+    service_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="The service's public base URL, as the EHR calls it (a JWT's `aud` is this plus the path); "
+        "unset: the URL of the request as received.",
+    )
     audit_key: SecretStr | None = Field(
         default=None,
         description="The key that signs the audit trail (at least 32 bytes as hex or base64), kept outside the "

@@ -1,15 +1,25 @@
 """Fetch what the EHR did not prefetch from its FHIR server, when it hands over a token for that.
 
 CDS Hooks lets a client pass `fhirServer` and `fhirAuthorization` instead of (or besides) the
-prefetch; the service then runs its own prefetch templates there. The token is the client's, so
-it is sent only to that server's origin (a `next` link elsewhere is not followed), never logged,
-and never stored.
+prefetch; the service then runs its own prefetch templates there. The server is the one configured
+for the client's issuer (decision.cds_hooks.trust), never just the one a request names, and the
+token is the client's, so it is sent only to that server's origin (a `next` link elsewhere is not
+followed), never logged, and never stored.
+
+Everything is bounded, because a FHIR server can be slow, huge or hostile: one wall-clock deadline
+for all the fetching of a call, a number of requests per call, a number of bytes per response
+(counted while it streams, after decompression), and addresses that must not be private,
+loopback or link-local unless the site configured them so.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
+import socket
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -18,6 +28,9 @@ import httpx
 from decision.cds_hooks.prefetch import PATIENT_TOKEN
 
 MAX_PAGES = 10
+MAX_REQUESTS = 25
+"""Per call: the eleven templates and a few pages each; a self-linking `next` stops here."""
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 TIMEOUT_SECONDS = 3.0
 TOTAL_SECONDS = 6.0
 """CDS Hooks asks services to answer quickly; what cannot be fetched in time stays unknown, and the card says so."""
@@ -27,9 +40,45 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 logging.getLogger("httpcore").setLevel(logging.WARNING)
 
 
+class FetchRefused(Exception):
+    """A response or a server the limits refuse (too large, too late, too many, a private address)."""
+
+
+@dataclass
+class FetchLimits:
+    """The bounds of one call's fetching; `deadline` is on the monotonic clock."""
+
+    deadline: float = field(default_factory=lambda: time.monotonic() + TOTAL_SECONDS)
+    max_requests: int = MAX_REQUESTS
+    max_response_bytes: int = MAX_RESPONSE_BYTES
+    private_addresses_allowed: bool = False
+    """The site configured a FHIR base on loopback or inside its network for this issuer."""
+    requests_made: int = 0
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc
+
+
+def refuse_private_address(url: str) -> None:
+    """Raises FetchRefused when the host resolves to an address that is not public (a request
+    forged through fhirServer could otherwise reach the service's own network)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError):
+        raise FetchRefused("the FHIR server's name does not resolve") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global or address.is_multicast:
+            raise FetchRefused("the FHIR server resolves to a private, loopback or link-local address")
 
 
 def fetch_prefetch(
@@ -37,31 +86,37 @@ def fetch_prefetch(
     access_token: str,
     templates: dict[str, str],
     patient_id: str,
+    limits: FetchLimits | None = None,
     client: httpx.Client | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """Run each template against the server. Returns the prefetch values it got (a resource, a
     searchset Bundle with every page it could follow, or None for "no such resource") and the
     keys it could not get."""
+    limits = limits or FetchLimits()
     own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT_SECONDS)
     headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/fhir+json"}
     base = fhir_server.rstrip("/")
     got: dict[str, Any] = {}
     failed: list[str] = []
-    deadline = time.monotonic() + TOTAL_SECONDS
     reachable = True
+    if own and not limits.private_addresses_allowed:
+        try:
+            refuse_private_address(base)
+        except FetchRefused:
+            return {}, list(templates)
+    http = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
     try:
         for key, template in templates.items():
-            if not reachable or time.monotonic() > deadline:
+            if not reachable or limits.remaining() <= 0 or limits.requests_made >= limits.max_requests:
                 failed.append(key)  # a card late is a card not read: stop asking an unreachable server
                 continue
             url = f"{base}/{template.replace(PATIENT_TOKEN, quote(patient_id, safe=''))}"
             try:
-                got[key] = _get(http, url, headers, _origin(base))
+                got[key] = _get_all_pages(http, url, headers, _origin(base), limits)
             except (httpx.TransportError, httpx.TooManyRedirects):
                 reachable = False
                 failed.append(key)
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError, FetchRefused):
                 failed.append(key)
     finally:
         if own:
@@ -69,22 +124,54 @@ def fetch_prefetch(
     return got, failed
 
 
-def _get(http: httpx.Client, url: str, headers: dict[str, str], origin: tuple[str, str]) -> Any:
-    response = http.get(url, headers=headers)
-    if response.status_code == 404 and "?" not in url:
-        return None  # a read of a resource the server does not have
-    response.raise_for_status()
-    data = response.json()
+def _get(http: httpx.Client, url: str, headers: dict[str, str], limits: FetchLimits) -> tuple[int, Any]:
+    """One GET within the limits: the status and the parsed JSON body (None for a 404)."""
+    if limits.requests_made >= limits.max_requests:
+        raise FetchRefused("too many requests for one call")
+    remaining = limits.remaining()
+    if remaining <= 0:
+        raise FetchRefused("the call's fetching deadline has passed")
+    limits.requests_made += 1
+    timeout = httpx.Timeout(min(TIMEOUT_SECONDS, remaining))
+    with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+        if response.status_code == 404:
+            return 404, None
+        response.raise_for_status()
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limits.max_response_bytes:
+            raise FetchRefused("the response is larger than allowed")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > limits.max_response_bytes:
+                raise FetchRefused("the response is larger than allowed")
+            if limits.remaining() <= 0:
+                raise FetchRefused("the call's fetching deadline has passed")
+    return response.status_code, json.loads(bytes(body))
+
+
+def _get_all_pages(
+    http: httpx.Client, url: str, headers: dict[str, str], origin: tuple[str, str], limits: FetchLimits
+) -> Any:
+    status, data = _get(http, url, headers, limits)
+    if status == 404:
+        if "?" not in url:
+            return None  # a read of a resource the server does not have
+        raise ValueError("a search answered 404")
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
         raise ValueError("not a FHIR resource")
     if data["resourceType"] != "Bundle":
         return data
     entries = list(data.get("entry") or [])
+    visited = {url}
     for _ in range(MAX_PAGES - 1):
         following = next((link.get("url") for link in data.get("link") or [] if link.get("relation") == "next"), None)
-        if not isinstance(following, str) or _origin(following) != origin:
+        if not isinstance(following, str) or _origin(following) != origin or following in visited:
             break
-        data = http.get(following, headers=headers).raise_for_status().json()
+        visited.add(following)
+        _, data = _get(http, following, headers, limits)
+        if not isinstance(data, dict):
+            raise ValueError("not a FHIR Bundle")
         entries += list(data.get("entry") or [])
     else:
         data = {**data, "link": [link for link in data.get("link") or [] if link.get("relation") == "next"]}

@@ -13,6 +13,7 @@ content, no exception message (it could quote either).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -21,8 +22,10 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,8 +35,18 @@ from starlette.concurrency import run_in_threadpool
 
 from decision.case import Case
 from decision.cds_hooks.cards import CardWriter, IssuedCard
-from decision.cds_hooks.fhir_client import fetch_prefetch
+from decision.cds_hooks.fhir_client import FetchLimits, fetch_prefetch
 from decision.cds_hooks.prefetch import Gathered, PrefetchError, about_another_patient, gather, prefetch_templates
+from decision.cds_hooks.trust import (
+    UNAUTHENTICATED,
+    AuthenticationError,
+    Authenticator,
+    ClientIdentity,
+    TrustedClient,
+    is_loopback_host,
+    normalised_base,
+    trusted_clients,
+)
 from decision.cds_hooks.wire import (
     DiscoveryService,
     FeedbackRequest,
@@ -55,8 +68,22 @@ from knowledge.problems import ProblemError
 
 logger = logging.getLogger("spine_cds.service")
 MAX_BODY_BYTES = 10 * 1024 * 1024
+BODY_READ_SECONDS = 10.0
+"""A request body not received within this is refused (a client dripping bytes holds nothing long)."""
+FETCH_WORKERS = 8
+"""Calls fetching from a FHIR server at once; more wait for nothing (their keys are reported unfetched),
+and fetching never takes the threads that /health and the other calls run on."""
 STORED_SOURCE = "cds-hooks"
-STORED_BY = "CDS Hooks client"
+ISSUED_ACTION = "CDS Hooks cards issued"
+FEEDBACK_ACTION = "CDS Hooks feedback"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called (an authenticated issuer, or nobody in the local demo) and that issuer's configuration."""
+
+    identity: ClientIdentity = UNAUTHENTICATED
+    client: TrustedClient | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +165,8 @@ def _utc_now() -> dt.datetime:
 
 
 Fetch = Callable[..., tuple[dict[str, Any], list[str]]]
-"""Runs the prefetch templates on the client's FHIR server: (resources by key, keys that failed)."""
+"""Runs the prefetch templates on the client's FHIR server, `fetch(server, token, templates, patient_id,
+limits)`: (resources by key, keys that failed)."""
 
 
 def discovery() -> dict[str, Any]:
@@ -211,6 +239,37 @@ class SelectedOrder:
     resource: dict[str, Any]
 
 
+@dataclass
+class PreparedCall:
+    """A hook call checked and ready to be answered, with what is to be fetched from the FHIR server."""
+
+    service: ServiceDefinition
+    request: HookRequest
+    patient_id: str
+    user_id: str
+    orders: list[SelectedOrder]
+    caller: Caller
+    wanted: dict[str, str] = field(default_factory=dict)
+    limits: FetchLimits = field(default_factory=FetchLimits)
+
+
+def _hidden_fetched(found: list[str], fetched: list[str]) -> list[str]:
+    """Problems about resources the service fetched itself, without their ids or content: they came
+    from the EHR's server, not from the caller, and the caller may not be the one who may read them."""
+    if not fetched:
+        return found
+    shown: list[str] = []
+    for problem in found:
+        key = next((k for k in fetched if problem.startswith(f"prefetch.{k}:")), None)
+        if key is not None:
+            problem = f"fhirServer ({key}): the FHIR server's answer could not be used"
+        elif not problem.startswith("prefetch."):
+            problem = "fhirServer: the FHIR server's answers do not make a valid record"
+        if problem not in shown:
+            shown.append(problem)
+    return shown
+
+
 class CdsHooksService:
     """The hooks' work, apart from HTTP: request in, cards out, case and cards stored."""
 
@@ -218,8 +277,33 @@ class CdsHooksService:
         self.settings = settings
         self.clock = clock
         self.fetch = fetch
+        self.authenticator = Authenticator(trusted_clients(settings))
+        self.fetch_pool = ThreadPoolExecutor(FETCH_WORKERS, thread_name_prefix="spine-cds-fhir-fetch")
+        self._fetch_slots = threading.BoundedSemaphore(FETCH_WORKERS)
         self._case_store: CaseStore | None = None
         self._store_lock = threading.Lock()
+        self._feedback_lock = threading.Lock()
+
+    # -- callers -------------------------------------------------------------------------
+    def audience(self, url: str) -> str:
+        """The URL called, as the EHR named it: the configured public URL and the path, else the URL received."""
+        parts = urlsplit(url)
+        if self.settings.service_url:
+            return f"{self.settings.service_url.rstrip('/')}{parts.path}"
+        return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+    def caller(self, authorization: str | None, audience: str, log: dict[str, Any]) -> Caller:
+        """The authenticated caller; in the local demo (allow_unauthenticated) a call without a token is
+        let through as "not authenticated", and a call with one is still checked."""
+        if self.settings.service_allow_unauthenticated and not authorization:
+            return Caller()
+        try:
+            identity, client = self.authenticator.authenticate(authorization, audience)
+        except AuthenticationError as refused:
+            log["auth_refused"] = refused.reason
+            raise HttpProblem(401, "not authenticated", [refused.told]) from None
+        log["issuer"] = identity.issuer
+        return Caller(identity, client)
 
     @property
     def store(self) -> CaseStore:
@@ -231,7 +315,18 @@ class CdsHooksService:
             return self._case_store
 
     # -- hooks ---------------------------------------------------------------------------
-    def call(self, service_id: str, raw: bytes, log: dict[str, Any]) -> dict[str, Any]:
+    def call(self, service_id: str, raw: bytes, log: dict[str, Any], caller: Caller | None = None) -> dict[str, Any]:
+        """A hook call answered in one go (the HTTP route runs the same steps, the fetching on its own pool)."""
+        prepared = self.prepare(service_id, raw, log, caller or Caller())
+        if isinstance(prepared, dict):
+            return prepared
+        fetched, failed = self.fetch_for(prepared)
+        return self.finish(prepared, fetched, failed, log)
+
+    def prepare(
+        self, service_id: str, raw: bytes, log: dict[str, Any], caller: Caller
+    ) -> PreparedCall | dict[str, Any]:
+        """The request checked; a dict is the answer already (nothing selected that spine-cds reads)."""
         service = self.service(service_id)
         data = _json_body(raw)
         if isinstance(data.get("hook"), str) and data["hook"] != service.hook:
@@ -244,10 +339,52 @@ class CdsHooksService:
         if isinstance(context, OrderSelectContext) and not orders:
             log["cards"] = 0
             return {"cards": []}  # nothing selected is an order spine-cds reads (a ServiceRequest)
-        gathered = self._gather(request, context.patientId)
+        prepared = PreparedCall(service, request, context.patientId, context.userId, orders, caller)
+        not_sent = {key: t for key, t in prefetch_templates().items() if key not in (request.prefetch or {})}
+        if not_sent and request.fhirServer and request.fhirAuthorization:
+            configured = caller.client.fhir_base if caller.client else None
+            if configured is None or normalised_base(request.fhirServer) != configured:
+                raise HttpProblem(
+                    422,
+                    "fhirServer not allowed",
+                    ["fhirServer: not the FHIR server configured for this CDS client; send the prefetch instead"],
+                )
+            assert caller.client is not None
+            prepared.wanted = not_sent
+            prepared.limits.private_addresses_allowed = caller.client.fhir_private_network or is_loopback_host(
+                urlsplit(configured).hostname or ""
+            )
+        return prepared
+
+    def fetch_for(self, prepared: PreparedCall) -> tuple[dict[str, Any], list[str]]:
+        """Runs on the fetch pool; a call that finds every slot taken fetches nothing (its keys are
+        reported unfetched on the cards) rather than queueing behind slow servers."""
+        if not prepared.wanted or prepared.request.fhirServer is None or prepared.request.fhirAuthorization is None:
+            return {}, []
+        if not self._fetch_slots.acquire(blocking=False):
+            logger.warning(json.dumps({"event": "fetch_pool_full"}))
+            return {}, list(prepared.wanted)
+        try:
+            token = prepared.request.fhirAuthorization.access_token
+            server = normalised_base(prepared.request.fhirServer)
+            return self.fetch(server, token, prepared.wanted, prepared.patient_id, prepared.limits)
+        finally:
+            self._fetch_slots.release()
+
+    def finish(
+        self, prepared: PreparedCall, fetched: dict[str, Any], failed: list[str], log: dict[str, Any]
+    ) -> dict[str, Any]:
+        given: dict[str, Any] = {**dict(prepared.request.prefetch or {}), **fetched}
+        templates = prefetch_templates()
+        try:
+            gathered = gather(given, prepared.patient_id, {k: v for k, v in templates.items() if k not in failed})
+        except PrefetchError as exc:
+            raise PrefetchError(_hidden_fetched(exc.problems, list(fetched))) from None
+        gathered.unfetched = failed
         case_id = secrets.token_urlsafe(12)
-        case, report = self._evaluate(gathered, case_id, context.patientId)
-        issued = self._cards(service, request, case, report, gathered, orders)
+        case, report = self._evaluate(gathered, case_id, prepared.patient_id, list(fetched))
+        who = prepared.caller.identity.who(prepared.user_id)
+        issued = self._cards(prepared.service, prepared.request, case, report, gathered, prepared.orders, who)
         log["cards"] = len(issued)
         return {"cards": [dump(item.card) for item in issued]}
 
@@ -277,24 +414,12 @@ class CdsHooksService:
             raise HttpProblem(422, "invalid request", missing)
         return orders
 
-    def _gather(self, request: HookRequest, patient_id: str) -> Gathered:
-        templates = prefetch_templates()
-        given: dict[str, Any] = dict(request.prefetch or {})
-        failed: list[str] = []
-        not_sent = [key for key in templates if key not in given]
-        if not_sent and request.fhirServer and request.fhirAuthorization:
-            wanted = {key: templates[key] for key in not_sent}
-            fetched, failed = self.fetch(request.fhirServer, request.fhirAuthorization.access_token, wanted, patient_id)
-            given.update(fetched)
-        gathered = gather(given, patient_id, {k: v for k, v in templates.items() if k not in failed})
-        gathered.unfetched = failed
-        return gathered
-
-    def _evaluate(self, gathered: Gathered, case_id: str, patient_id: str) -> tuple[Case, Report]:
+    def _evaluate(self, gathered: Gathered, case_id: str, patient_id: str, fetched: list[str]) -> tuple[Case, Report]:
         try:
             imported = case_from_resources(gathered.resources, now=self.clock(), case_id=case_id)
         except FhirInputError as exc:
-            raise HttpProblem(422, "invalid FHIR in the prefetch", _by_key(gathered) or exc.problems) from None
+            found = _hidden_fetched(_by_key(gathered) or exc.problems, fetched)
+            raise HttpProblem(422, "invalid FHIR in the prefetch", found) from None
         report = evaluate_imported(imported, self.settings.service_policy, evaluate=shared_reloader().evaluate)
         return imported.case, _without_patient_id(report, patient_id)
 
@@ -306,6 +431,7 @@ class CdsHooksService:
         report: Report,
         gathered: Gathered,
         orders: list[SelectedOrder],
+        who: str,
     ) -> list[IssuedCard]:
         writer = CardWriter(
             knowledge=shared_reloader().evaluator().knowledge,
@@ -314,7 +440,7 @@ class CdsHooksService:
         )
         issued, titles = self._write(writer, service, report, orders)
         worth_storing = bool(report.candidates or report.red_flags) and any(item.card.uuid for item in issued)
-        if not worth_storing or not self._save(service, request, case, report, issued, titles):
+        if not worth_storing or not self._save(service, request, case, report, issued, titles, who):
             # Without a stored case there is nothing to link to and no feedback to take; when it
             # should have been stored and was not, the cards say so.
             anonymous = CardWriter(writer.knowledge, None, writer.notes, new_id=lambda: None, not_stored=worth_storing)
@@ -353,6 +479,7 @@ class CdsHooksService:
         report: Report,
         issued: list[IssuedCard],
         titles: list[str],
+        who: str,
     ) -> bool:
         """The mapped case (no names, no FHIR ids: its id is a random token), its report and the cards."""
         case_id = case.case_id or secrets.token_urlsafe(12)
@@ -371,15 +498,23 @@ class CdsHooksService:
         title = f"CDS Hooks {service.hook}" + (f": {', '.join(dict.fromkeys(titles))}" if titles else "")
         stored_case = json.loads(case.model_dump_json(exclude_none=True))
         try:
-            self.store.save_case(stored_case, report, title, who=STORED_BY, source=STORED_SOURCE, case_id=case_id)
-            self.store.record_issued_cards(case_id, service.id, request.hookInstance, records, who=STORED_BY)
+            self.store.save_case(stored_case, report, title, who=who, source=STORED_SOURCE, case_id=case_id)
+            self.store.record_issued_cards(case_id, service.id, request.hookInstance, records, who=who)
         except Exception as exc:  # the cards still go out, without a link and without uuids
             logger.error(json.dumps({"event": "store_failed", "error": type(exc).__name__}))
             return False
         return True
 
     # -- feedback ------------------------------------------------------------------------
-    def feedback(self, service_id: str, raw: bytes, log: dict[str, Any]) -> dict[str, Any]:
+    def feedback(
+        self, service_id: str, raw: bytes, log: dict[str, Any], caller: Caller | None = None
+    ) -> dict[str, Any]:
+        """Feedback on cards this service issued to the same issuer, once per card and outcome; a card
+        issued to another client is answered as unknown (whether it exists is not told)."""
+        with self._feedback_lock:  # the check for an earlier outcome and the write are one step
+            return self._feedback(service_id, raw, log, caller or Caller())
+
+    def _feedback(self, service_id: str, raw: bytes, log: dict[str, Any], caller: Caller) -> dict[str, Any]:
         service = self.service(service_id)
         request = _validated(FeedbackRequest, _json_body(raw))
         try:
@@ -387,12 +522,39 @@ class CdsHooksService:
         except Exception as exc:
             logger.error(json.dumps({"event": "store_failed", "error": type(exc).__name__}))
             raise HttpProblem(503, "the case store is not reachable; send the feedback again later") from None
-        unknown, strangers = [], []
+        unknown, strangers, repeated = [], [], []
+        users: list[str | None] = []
+        given: set[tuple[str, str]] = set()
         for index, item in enumerate(request.feedback):
             card = store.issued_card(item.card)
-            if card is None or card.service_id != service.id:
+            trail = store.audit_trail(card.case_id) if card is not None else []
+            issued = next(
+                (
+                    entry
+                    for entry in trail
+                    if entry.action == ISSUED_ACTION
+                    and any(c.get("card") == item.card for c in entry.details.get("cards") or [])
+                ),
+                None,
+            )
+            if (
+                card is None
+                or card.service_id != service.id
+                or issued is None
+                or ClientIdentity.issuer_in(issued.who) != caller.identity.issuer
+            ):
                 unknown.append(f"feedback.{index}.card: no card with this uuid was issued by {service.id}")
                 continue
+            users.append(ClientIdentity.user_in(issued.who))
+            earlier = any(
+                entry.action == FEEDBACK_ACTION
+                and entry.details.get("card") == item.card
+                and entry.details.get("outcome") == item.outcome
+                for entry in trail
+            )
+            if earlier or (item.card, item.outcome) in given:
+                repeated.append(f"feedback.{index}: this outcome was already recorded for this card")
+            given.add((item.card, item.outcome))
             for number, accepted in enumerate(item.acceptedSuggestions or []):
                 if accepted.id not in card.suggestions:
                     strangers.append(f"feedback.{index}.acceptedSuggestions.{number}.id: not a suggestion of this card")
@@ -400,7 +562,9 @@ class CdsHooksService:
             raise HttpProblem(404, "unknown card", unknown)
         if strangers:
             raise HttpProblem(422, "invalid feedback", strangers)
-        for item in request.feedback:
+        if repeated:
+            raise HttpProblem(409, "feedback already recorded", repeated)
+        for item, user_id in zip(request.feedback, users, strict=True):
             reason = item.overrideReason
             try:
                 store.record_feedback(
@@ -410,6 +574,7 @@ class CdsHooksService:
                     dump(reason.reason) if reason and reason.reason else None,
                     reason.userComment if reason else None,
                     item.outcomeTimestamp,
+                    who=caller.identity.who(user_id),
                 )
             except StoreUnavailable:
                 raise
@@ -468,6 +633,26 @@ def _frames(exc: BaseException) -> list[str]:
     return [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
 
 
+async def read_body(request: Request) -> bytes:
+    """The body, refused by its Content-Length before any of it is read, counted while it streams
+    (a body without a length, or lying about it), and within BODY_READ_SECONDS."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise HttpProblem(413, "request too large", [f"(body): more than {MAX_BODY_BYTES} bytes"])
+    body = bytearray()
+    try:
+        async with asyncio.timeout(BODY_READ_SECONDS):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise HttpProblem(413, "request too large", [f"(body): more than {MAX_BODY_BYTES} bytes"])
+    except TimeoutError:
+        raise HttpProblem(
+            408, "request body too slow", [f"(body): not received within {BODY_READ_SECONDS:g} s"]
+        ) from None
+    return bytes(body)
+
+
 def create_app(
     settings: Settings | None = None, *, clock: Callable[[], dt.datetime] = _utc_now, fetch: Fetch = fetch_prefetch
 ) -> FastAPI:
@@ -482,13 +667,24 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
-    # Browser-based CDS clients (e.g. the CDS Hooks sandbox) call across origins.
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["Authorization", "Content-Type"],
-    )
+    if service.settings.service_allow_unauthenticated:
+        logger.warning(
+            json.dumps(
+                {
+                    "event": "unauthenticated",
+                    "warning": "CDS Hooks calls are answered WITHOUT authentication: a local demo only, never a "
+                    "deployment (name the trusted EHRs with --trust)",
+                }
+            )
+        )
+    if service.settings.service_allow_origins:
+        # Browser-based CDS clients (e.g. the CDS Hooks sandbox) call across origins: only those named.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(service.settings.service_allow_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.middleware("http")
     async def one_log_line(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -518,23 +714,47 @@ def create_app(
     def get_discovery() -> dict[str, Any]:
         return discovery()
 
-    async def answer(handler: Any, service_id: str, request: Request) -> Response:
-        """Hook calls and feedback alike: the work runs off the event loop (the engine is
-        synchronous), and a problem the caller can fix becomes its JSON error."""
-        raw = await request.body()
-        try:
-            body = await run_in_threadpool(handler, service_id, raw, request.state.log)
-        except ProblemError as problem:
-            return problem_response(problem)
-        return JSONResponse(body)
+    async def checked_caller(request: Request) -> Caller:
+        """The caller authenticated from the headers alone, before any of the body is read."""
+        audience = service.audience(str(request.url))
+        return await run_in_threadpool(
+            service.caller, request.headers.get("authorization"), audience, request.state.log
+        )
+
+    def refused(problem: ProblemError) -> Response:
+        response = problem_response(problem)
+        if isinstance(problem, HttpProblem) and problem.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
 
     @app.post("/cds-services/{service_id}")
     async def post_hook(service_id: str, request: Request) -> Response:
-        return await answer(service.call, service_id, request)
+        """Checked and evaluated on the request threads; the fetching from a FHIR server, which may be
+        slow, on the fetch pool, so that no request thread waits for it."""
+        try:
+            caller = await checked_caller(request)
+            raw = await read_body(request)
+            log = request.state.log
+            prepared = await run_in_threadpool(service.prepare, service_id, raw, log, caller)
+            if isinstance(prepared, dict):
+                return JSONResponse(prepared)
+            fetched, failed = await asyncio.get_running_loop().run_in_executor(
+                service.fetch_pool, service.fetch_for, prepared
+            )
+            body = await run_in_threadpool(service.finish, prepared, fetched, failed, log)
+        except ProblemError as problem:
+            return refused(problem)
+        return JSONResponse(body)
 
     @app.post("/cds-services/{service_id}/feedback")
     async def post_feedback(service_id: str, request: Request) -> Response:
-        return await answer(service.feedback, service_id, request)
+        try:
+            caller = await checked_caller(request)
+            raw = await read_body(request)
+            body = await run_in_threadpool(service.feedback, service_id, raw, request.state.log, caller)
+        except ProblemError as problem:
+            return refused(problem)
+        return JSONResponse(body)
 
     @app.get("/health")
     def get_health() -> Response:

@@ -346,6 +346,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         service_host=args.host,
         service_port=args.port,
         service_policy=args.policy,
+        service_trust=tuple(args.trust) if args.trust else None,
+        service_trust_file=args.trust_file,
+        service_allow_unauthenticated=args.allow_unauthenticated or None,
+        service_allow_origins=tuple(args.allow_origin) if args.allow_origin else None,
+        service_url=args.public_url,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -360,6 +365,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     app = create_app(settings)
     address = f"http://{settings.service_host}:{settings.service_port}"
     print(f"spine-cds CDS Hooks service on {address}/cds-services (cards link to {settings.ui_url})", file=sys.stderr)
+    if settings.service_allow_unauthenticated:
+        print(
+            "WARNING: --allow-unauthenticated: any caller is answered; a local demo only, never a deployment",
+            file=sys.stderr,
+        )
+    elif not settings.service_trust and settings.service_trust_file is None:
+        print("no trusted CDS client (--trust): every hook and feedback call will be refused (401)", file=sys.stderr)
     uvicorn.run(app, host=settings.service_host, port=settings.service_port, access_log=False, log_level="warning")
     return EXIT_OK
 
@@ -454,6 +466,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--policy",
         help="policy profile for every call (clinic, nice, cms); default: SPINE_CDS_SERVICE_POLICY, else clinic",
+    )
+    serve.add_argument(
+        "--trust",
+        action="append",
+        metavar="ISSUER=JWKS[,fhir=BASE][,private-network]",
+        help="a CDS client (EHR) trusted: its JWT issuer, its JWK Set (https URL or file) and the FHIR base its "
+        "fhirServer must be; repeatable",
+    )
+    serve.add_argument("--trust-file", type=Path, help="YAML file of trusted CDS clients (trusted_clients: ...)")
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="answer calls without a JWT: a local demo only (said on every start)",
+    )
+    serve.add_argument(
+        "--allow-origin", action="append", help="a web origin allowed to call from a browser (CORS); repeatable"
+    )
+    serve.add_argument(
+        "--public-url", help="the service's base URL as the EHR calls it (JWT aud); default: the URL received"
     )
     serve.set_defaults(func=cmd_serve)
     return parser

@@ -24,6 +24,7 @@ from cds_hooks_requests import (
     service_request,
 )
 from cds_hooks_spec import check_card, check_discovery, check_response
+from cds_hooks_tokens import signed, trust_for
 from fastapi.testclient import TestClient
 from fhir_bundles import fhir_can_carry
 from vignette_format import load_vignette, vignette_files
@@ -71,7 +72,11 @@ def client_for(store_url: str) -> Iterator[Callable[..., TestClient]]:
             else dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC)
         )
         replaced = {"fetch": fetch} if fetch else {}
-        app = create_app(Settings(database_url=store_url, **settings), clock=lambda: now, **replaced)
+        app = create_app(
+            Settings(database_url=store_url, **{"service_allow_unauthenticated": True, **settings}),
+            clock=lambda: now,
+            **replaced,
+        )
         client = TestClient(app, raise_server_exceptions=False)
         clients.append(client)
         return client
@@ -236,13 +241,18 @@ def test_the_specs_patient_view_example_gets_one_card_saying_there_is_nothing_to
     client_for: Callable[..., TestClient], store_url: str
 ) -> None:
     request = fixture("patient-view-request.json")  # the spec's own: a patient, no spinal record
+    request["fhirServer"] = "https://fhir.example/baseR4"  # the spec's is http: a trusted base must be https
     fetched: list[tuple[str, str, list[str]]] = []
 
-    def fetch(server: str, token: str, templates: dict[str, str], patient_id: str) -> tuple[dict[str, Any], list[str]]:
+    def fetch(
+        server: str, token: str, templates: dict[str, str], patient_id: str, limits: Any
+    ) -> tuple[dict[str, Any], list[str]]:
         fetched.append((server, token, sorted(templates)))
         return {key: None for key in templates}, []
 
-    cards = cards_of(client_for(fetch=fetch).post(f"/cds-services/{PATIENT_VIEW}", json=request))
+    url = f"/cds-services/{PATIENT_VIEW}"
+    client = client_for(fetch=fetch, service_trust=(trust_for(fhir=request["fhirServer"]),))
+    cards = cards_of(client.post(url, json=request, headers=signed(url)))
     assert fetched == [
         (request["fhirServer"], "some-opaque-fhir-access-token", sorted(set(prefetch_templates()) - {"patientToGreet"}))
     ]
@@ -479,7 +489,11 @@ def test_the_card_links_to_the_stored_case_which_holds_no_patient_identity(
 def test_when_the_store_is_down_the_cards_still_go_out_without_link_or_uuid(tmp_path: Path) -> None:
     case = vignette("esi-duration-4-weeks-indicated")
     broken = f"sqlite:///{tmp_path / 'no-such-folder' / 'store.sqlite'}"
-    client = TestClient(create_app(Settings(database_url=broken), clock=lambda: assessment_time(case)))
+    client = TestClient(
+        create_app(
+            Settings(database_url=broken, service_allow_unauthenticated=True), clock=lambda: assessment_time(case)
+        )
+    )
     cards = cards_of(client.post(f"/cds-services/{PATIENT_VIEW}", json=patient_view_request(case)))
     assert cards and all("uuid" not in c and "links" not in c for c in cards)
     health = client.get("/health")

@@ -38,7 +38,8 @@ CONDITION_TEXT = "SECRET-NOTE-radiating-pain"
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(
-        Settings(database_url=f"sqlite:///{tmp_path / 'store.sqlite'}"), clock=lambda: assessment_time(CASE)
+        Settings(database_url=f"sqlite:///{tmp_path / 'store.sqlite'}", service_allow_unauthenticated=True),
+        clock=lambda: assessment_time(CASE),
     )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
@@ -284,7 +285,9 @@ def _replace(value: Any, path: tuple[Any, ...], new: Any) -> Any:
 @pytest.fixture(scope="module")
 def fuzz_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'store.sqlite'}"
-    with TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_app(Settings(database_url=url, service_allow_unauthenticated=True)), raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 

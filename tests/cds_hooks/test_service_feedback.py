@@ -41,7 +41,9 @@ def store_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def client(store_url: str) -> Iterator[TestClient]:
-    app = create_app(Settings(database_url=store_url), clock=lambda: assessment_time(CASE))
+    app = create_app(
+        Settings(database_url=store_url, service_allow_unauthenticated=True), clock=lambda: assessment_time(CASE)
+    )
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -103,17 +105,18 @@ def test_an_override_with_a_reason_and_a_comment_is_audited(client: TestClient, 
 def test_an_override_without_a_reason_and_a_reason_the_client_added_are_both_kept(
     client: TestClient, store_url: str
 ) -> None:
-    card = suggested_card(client)
+    card, other_card = suggested_card(client), suggested_card(client)
     plain = fixture("feedback-overridden.json")
     plain["feedback"][0]["card"] = card["uuid"]
     own = fixture("feedback-overridden-with-reason.json")  # the spec's client-side reason code, not one of ours
-    own["feedback"][0]["card"] = card["uuid"]
+    own["feedback"][0]["card"] = other_card["uuid"]
     assert client.post(f"/cds-services/{ORDER_SELECT}/feedback", json=plain).status_code == 200
     assert client.post(f"/cds-services/{ORDER_SELECT}/feedback", json=own).status_code == 200
     store = CaseStore(store_url)
-    issued = store.issued_card(card["uuid"])
-    assert issued is not None
-    first, second = feedback_entries(store, issued.case_id)
+    issued, other = store.issued_card(card["uuid"]), store.issued_card(other_card["uuid"])
+    assert issued is not None and other is not None
+    (first,) = feedback_entries(store, issued.case_id)
+    (second,) = feedback_entries(store, other.case_id)
     assert first.details["override_reason"] is None
     assert second.details["override_reason"] == {
         "code": "d7ecf885",
@@ -209,6 +212,8 @@ def test_the_audit_trail_verifies_after_feedback_and_catches_an_edit(client: Tes
 
 def test_feedback_when_the_store_is_down_is_a_503_to_send_again(tmp_path: Path) -> None:
     broken = f"sqlite:///{tmp_path / 'no-such-folder' / 'store.sqlite'}"
-    with TestClient(create_app(Settings(database_url=broken)), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_app(Settings(database_url=broken, service_allow_unauthenticated=True)), raise_server_exceptions=False
+    ) as test_client:
         response = test_client.post(f"/cds-services/{ORDER_SELECT}/feedback", json=fixture("feedback-overridden.json"))
     assert response.status_code == 503 and response.json()["error"]

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 from cds_hooks_requests import PATIENT_VIEW, assessment_time, patient_view_request, prefetch_for
+from cds_hooks_tokens import signed, trust_for
 from fastapi.testclient import TestClient
 from vignette_format import load_vignette
 
-from decision.cds_hooks.fhir_client import fetch_prefetch
+from decision.cds_hooks.fhir_client import FetchLimits, fetch_prefetch
 from decision.cds_hooks.prefetch import prefetch_templates
 from decision.cds_hooks.service import create_app
 from decision.settings import Settings
@@ -113,10 +114,10 @@ def test_a_hook_call_without_prefetch_is_answered_from_the_fhir_server(
     seen: list[httpx.Request] = []
     transport = fake_server(record, seen)
 
-    def fetch(server: str, token: str, templates: dict[str, str], patient_id: str) -> Any:
-        return fetch_prefetch(server, token, templates, patient_id, client=httpx.Client(transport=transport))
+    def fetch(server: str, token: str, templates: dict[str, str], patient_id: str, limits: FetchLimits) -> Any:
+        return fetch_prefetch(server, token, templates, patient_id, limits, client=httpx.Client(transport=transport))
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite'}")
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.sqlite'}", service_trust=(trust_for(fhir=SERVER),))
     request = patient_view_request(None, patient_id="p-1")
     request.pop("prefetch")
     request["fhirServer"] = SERVER
@@ -131,10 +132,11 @@ def test_a_hook_call_without_prefetch_is_answered_from_the_fhir_server(
         caplog.at_level(logging.DEBUG),
         TestClient(create_app(settings, clock=lambda: assessment_time(CASE), fetch=fetch)) as client,
     ):
-        from_server = client.post(f"/cds-services/{PATIENT_VIEW}", json=request).json()["cards"]
-        prefetched = client.post(
-            f"/cds-services/{PATIENT_VIEW}", json=patient_view_request(CASE, patient_id="p-1")
-        ).json()["cards"]
+        url = f"/cds-services/{PATIENT_VIEW}"
+        from_server = client.post(url, json=request, headers=signed(url)).json()["cards"]
+        prefetched = client.post(url, json=patient_view_request(CASE, patient_id="p-1"), headers=signed(url)).json()[
+            "cards"
+        ]
     assert [c["summary"] for c in from_server] == [c["summary"] for c in prefetched]
     assert seen and '"event": "request"' in caplog.text
     assert TOKEN not in caplog.text and "p-1" not in caplog.text  # httpx would log each URL

@@ -36,7 +36,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     port = free_port()
     env = {**os.environ, "SPINE_CDS_DATABASE_URL": f"sqlite:///{folder / 'cds.sqlite'}"}
     server = subprocess.Popen(
-        [*_spine_cds(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*_spine_cds(), "serve", "--host", "127.0.0.1", "--port", str(port), "--allow-unauthenticated"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -118,7 +118,9 @@ def _get(url: str) -> bytes:
 def serving(installed: Path, outside: Path, env: dict[str, str]) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     store = {**env, "SPINE_CDS_DATABASE_URL": f"sqlite:///{outside / 'hooks.sqlite'}"}
-    server = _started([str(installed / "spine-cds"), "serve", "--port", str(port)], outside, store)
+    server = _started(
+        [str(installed / "spine-cds"), "serve", "--port", str(port), "--allow-unauthenticated"], outside, store
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         if not wait_until(lambda: bool(_get(f"{url}/health")), seconds=90, pause=0.5):
