@@ -448,6 +448,23 @@ class Case(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _numbers_the_engine_can_read(self) -> Case:
+        """No number written in exponent form: below 0.0001 (other than 0) or from 10^15 up.
+
+        durable-rules' C core crashes the process on such a number (1e-07 in a fact: a
+        segmentation fault, pinned in tests/engine/test_engine_pitfalls.py), and no measurement
+        or count of a case is that small or that large."""
+        for path, value in _numbers(self.model_dump(mode="python")):
+            too_small = isinstance(value, float) and value != 0 and abs(value) < _SMALLEST
+            if too_small or abs(value) >= _LARGEST:
+                raise PydanticCustomError(
+                    "number_range",
+                    "{field} ({value}) is not a measurement: enter 0 or a value from 0.0001 to 10^15",
+                    {"field": path, "value": repr(value)},
+                )
+        return self
+
+    @model_validator(mode="after")
     def _plausible_for_age(self) -> Case:
         if self.age is None:
             return self
@@ -486,6 +503,18 @@ class Case(BaseModel):
                     )
                 seen[key] = index
         return self
+
+
+_SMALLEST, _LARGEST = 1e-4, 1e15
+
+
+def _numbers(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """Every number in a dumped case, with its dotted path."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _numbers(item, f"{path}.{key}" if path else key)]
+    if isinstance(value, list):
+        return [found for index, item in enumerate(value) for found in _numbers(item, f"{path}[{index}]")]
+    return [(path, value)] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
 
 
 def with_field(case: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -60,6 +60,7 @@ SELF_EXPLAINING = frozenset(
         "date_range",
         "age_contradiction",
         "duplicate_entry",
+        "number_range",
     }
 )
 

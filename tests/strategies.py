@@ -27,6 +27,13 @@ def _entry_key(entry: dict[str, Any]) -> str:
     return json.dumps(entry, sort_keys=True)
 
 
+def measured(low: float, high: float) -> st.SearchStrategy[float]:
+    """A measurement from `low` to `high`: 0, or from 0.0001 up (the case refuses a number in
+    exponent form, which crashes the rules engine's C core)."""
+    values = st.floats(max(low, 1e-4), high)
+    return st.one_of(st.just(0.0), values) if low <= 0 else values
+
+
 def _ids(kind: str) -> st.SearchStrategy[str]:
     return st.sampled_from(sorted(getattr(vocabulary(), kind)))
 
