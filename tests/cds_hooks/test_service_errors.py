@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vignette_format import load_vignette
 
-import decision.cds_hooks.service
+import decision.cds_hooks.calls
 from decision.cds_hooks.service import MAX_BODY_BYTES, create_app
 from decision.settings import Settings
 
@@ -198,7 +198,7 @@ def test_an_unexpected_error_is_a_500_json_without_details_and_is_logged_without
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"cannot evaluate {PATIENT_ID} {NAME}")
 
-    monkeypatch.setattr(decision.cds_hooks.service, "evaluate_imported", broken)
+    monkeypatch.setattr(decision.cds_hooks.calls, "evaluate_imported", broken)
     with caplog.at_level(logging.INFO, logger="spine_cds.service"):
         response = client.post(f"/cds-services/{PATIENT_VIEW}", json=request_with_identity())
     assert response.status_code == 500
