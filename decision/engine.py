@@ -1,27 +1,35 @@
 """The only module that touches durable-rules.
 
-What the engine needs, measured (see shared/notes/durable-rules.md): a private host (the global
-one refuses a second registration, which a Streamlit rerun does), no background timer thread,
+What the engine needs, measured (see shared/notes/durable-rules.md): no background timer thread,
 facts asserted rather than posted (a posted event fires only the first matching rule), a fresh
 session per evaluation deleted afterwards (the engine holds only about a thousand live sessions),
-one lock around the C core (it is not thread-safe), and a check for exceptions that the engine
-swallows inside actions.
+one lock around the C core (it is not thread-safe), and no action error lost.
+
+The C core (`durable_rules_engine`) is driven directly rather than through durable's Python
+`Host` (issue 17): the host hands every firing the whole fact as JSON to parse and dumps the
+session state again per firing, about 70 % of the engine's time. Here each fact is serialised once
+with `ctx` as its first key; a firing's message echoes the fact's text verbatim, so the rule name
+and context are read from its first bytes (with a full JSON parse if the text is ever laid out
+otherwise). The recorder is called directly, so an error in it propagates instead of being parked
+in the session state, as durable's host does with an action's exception.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import durable_rules_engine
-from durable.engine import Host
+import orjson
 
 from decision.compile import SEEN_ACTION, CompiledPolicy
 
 Firing = tuple[str, int]
 """(engine action name, context index): one rule firing for one context."""
+
+_HANDLED = 0
+"""durable's status for a batch of facts that rules matched (1: a fact no rule matches)."""
 
 
 class EngineError(RuntimeError):
@@ -32,21 +40,15 @@ class EngineClosed(EngineError):
     """The engine's rulesets were freed (its knowledge was replaced); evaluate with the new one."""
 
 
-class _PrivateHost(Host):  # type: ignore[misc]
-    """A host of our own: actions resolved by name to one recorder, and no timer threads."""
+class _Ruleset:
+    """One ruleset registered in the C core: its handle, its rules' action names, its fact keys."""
 
-    def __init__(self, record: Callable[[str, Any], None]) -> None:
-        self._record = record
-        super().__init__()
-
-    def _run(self) -> None:
-        """The base class starts timer threads that poll the engine; nothing here uses timers."""
-
-    def get_action(self, action_name: str) -> Callable[[Any], None]:
-        def action(closure: Any) -> None:
-            self._record(action_name, closure)
-
-        return action
+    def __init__(self, name: str, definition: dict[str, Any], keys: tuple[str, ...] | None) -> None:
+        self.name = name
+        self.actions = {rule_name: str(rule["run"]) for rule_name, rule in definition.items()}
+        rules = {rule_name: {k: v for k, v in rule.items() if k != "run"} for rule_name, rule in definition.items()}
+        self.keys = keys
+        self.handle: int = durable_rules_engine.create_ruleset(name, orjson.dumps(rules).decode())
 
 
 class RulesEngine:
@@ -55,25 +57,23 @@ class RulesEngine:
     def __init__(self, policies: dict[str, CompiledPolicy]) -> None:
         self._lock = threading.Lock()
         self._sessions = itertools.count(1)
-        self._collected: set[Firing] | None = None
         self._live_sessions = 0
         self._closed = False
-        self._host = _PrivateHost(self._record)
-        self._names = {pid: tuple(policy.rulesets) for pid, policy in policies.items()}
-        self._keys = {name: keys for policy in policies.values() for name, keys in policy.ruleset_keys.items()}
-        for policy in policies.values():
-            for name, definition in policy.rulesets.items():
-                self._host.register_rulesets({name: _copy(definition)})
+        self._rulesets = {
+            pid: tuple(
+                _Ruleset(name, definition, policy.ruleset_keys.get(name))
+                for name, definition in policy.rulesets.items()
+            )
+            for pid, policy in policies.items()
+        }
 
     @property
     def live_sessions(self) -> int:
         """Sessions not yet deleted; 0 between evaluations (the engine's session table is bounded)."""
         return self._live_sessions
 
-    def _record(self, action_name: str, closure: Any) -> None:
-        if self._collected is None:
-            raise EngineError(f"action {action_name} fired outside an evaluation")
-        self._collected.add((action_name, int(closure.m.ctx)))
+    def _record(self, collected: set[Firing], action_name: str, ctx: int) -> None:
+        collected.add((action_name, ctx))
 
     def fire(self, policy_id: str, facts: list[dict[str, Any]]) -> set[Firing]:
         """Assert every fact in a fresh session of each ruleset; return what fired for which context."""
@@ -81,22 +81,34 @@ class RulesEngine:
         with self._lock:
             if self._closed:
                 raise EngineClosed("this knowledge was replaced; its rulesets are freed")
-            for ruleset in self._names[policy_id]:
+            for ruleset in self._rulesets[policy_id]:
                 fired |= self._fire_one(ruleset, facts)
         return fired
 
-    def _fire_one(self, ruleset: str, facts: list[dict[str, Any]]) -> set[Firing]:
+    def _fire_one(self, ruleset: _Ruleset, facts: list[dict[str, Any]]) -> set[Firing]:
         session = str(next(self._sessions))
         collected: set[Firing] = set()
-        self._collected = collected
+        handle = ruleset.handle
         self._live_sessions += 1
         try:
-            keys = self._keys.get(ruleset)
-            narrowed = facts if keys is None else [_narrow(fact, keys) for fact in facts]
-            self._host.assert_facts(ruleset, [{**fact, "sid": session} for fact in narrowed])
-            state = self._host.get_state(ruleset, session)
-            if "exception" in state:
-                raise EngineError(f"a rule action failed inside the engine: {state['exception']}")
+            batch = orjson.dumps([_engine_fact(fact, session, ruleset.keys) for fact in facts]).decode()
+            status = durable_rules_engine.assert_facts(handle, batch)
+            if status[0] != _HANDLED:
+                raise EngineError(f"the rules engine did not accept the case's facts (status {status[0]})")
+            state = status[1]
+            started = durable_rules_engine.start_action_for_state(handle, state)
+            message = started[1] if started else None
+            try:
+                while message:
+                    rule_name, ctx = _firing(message)
+                    try:
+                        self._record(collected, ruleset.actions[rule_name], ctx)
+                    except Exception as exc:
+                        raise EngineError(f"a rule action failed inside the engine: {exc}") from exc
+                    message = durable_rules_engine.complete_and_start_action(handle, state)
+            except BaseException:
+                durable_rules_engine.abandon_action(handle, state)
+                raise
             seen = {ctx for action, ctx in collected if action == SEEN_ACTION}
             if seen != {int(fact["ctx"]) for fact in facts}:
                 raise EngineError("the rules engine did not process every fact of the case")
@@ -105,9 +117,8 @@ class RulesEngine:
         except Exception as exc:  # the C core reports its errors as bare exceptions
             raise EngineError(f"the rules engine failed: {exc}") from exc
         finally:
-            self._collected = None
             try:
-                self._host.delete_state(ruleset, session)
+                durable_rules_engine.delete_state(handle, session)
             finally:
                 self._live_sessions -= 1
         return {firing for firing in collected if firing[0] != SEEN_ACTION}
@@ -119,24 +130,37 @@ class RulesEngine:
             if self._closed:
                 return
             self._closed = True
-            for ruleset in list(self._host._ruleset_list):
-                durable_rules_engine.delete_ruleset(ruleset._handle)
-            self._host._ruleset_list.clear()
-            self._host._ruleset_directory.clear()
+            for rulesets in self._rulesets.values():
+                for ruleset in rulesets:
+                    durable_rules_engine.delete_ruleset(ruleset.handle)
+            self._rulesets.clear()
 
 
-def _narrow(fact: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """Only the keys one ruleset reads: a durable-rules fact holds at most 255 properties."""
-    narrowed = {"k": fact["k"], "ctx": fact["ctx"]}
-    for key in keys:
-        narrowed[key] = fact[key]
+def _engine_fact(fact: dict[str, Any], session: str, keys: tuple[str, ...] | None) -> dict[str, Any]:
+    """The fact as one ruleset sees it: `ctx` first (see `_firing`), the session, and only the keys
+    the ruleset reads (a durable-rules fact holds at most 255 properties)."""
+    narrowed = {"ctx": fact["ctx"], "sid": session, "k": fact["k"]}
+    if keys is None:
+        narrowed.update((key, value) for key, value in fact.items() if key not in narrowed)
+    else:
+        for key in keys:
+            narrowed[key] = fact[key]
     return narrowed
 
 
-def _copy(value: Any) -> Any:
-    """durable-rules edits the definition it is given (it pops `run`), so give it a copy."""
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+_PREFIX = '":{"m":{"ctx":'
+
+
+def _firing(message: str) -> tuple[str, int]:
+    """(rule name, context) of a firing message `{"<rule>":{"m":{"ctx":<n>,...}}}`: the core echoes
+    the asserted fact's text, so both are read from the message's first bytes."""
+    end = message.find('"', 2)
+    if message.startswith('{"') and message.startswith(_PREFIX, end):
+        start = end + len(_PREFIX)
+        stop = message.find(",", start)
+        digits = message[start:stop]
+        if digits.isdigit():
+            return message[2:end], int(digits)
+    parsed = orjson.loads(message)
+    ((rule_name, content),) = parsed.items()
+    return str(rule_name), int(content["m"]["ctx"])

@@ -1,29 +1,144 @@
 """The benchmark: every figure from one run on one generated case mix, with its baselines.
 
-Paths measured on the same cases:
-  full      JSON text -> validate -> evaluate (durable-rules) -> explain -> serialise
-  floor     the engine alone: the same compiled rulesets fed the same prepared facts
-  reference the same full path with the plain-Python evaluator instead of durable-rules
-plus knowledge load + compile time, peak memory, and the engine's cost per case when the rule
-count is multiplied (synthetic copies of the real rules, so the conditions stay realistic).
+Paths measured on the same cases, interleaved case by case (each case runs through every path in
+a rotating order, so a slow spell of the machine falls on all of them alike):
+  full       JSON text -> validate -> evaluate (durable-rules) -> explain -> serialise
+  full_host  the same full path with the engine driven through durable's Python `Host`, as before
+             issue 17 (the baseline the README's before/after ratios come from)
+  floor      the engine alone: the same compiled rulesets fed the same prepared facts
+  floor_host the same through durable's `Host`
+  c_core     durable's C core alone: the same facts pre-serialised, asserted and their firings
+             drained with no Python work per firing (the floor under any engine wrapper)
+  reference  the same full path with the plain-Python evaluator instead of durable-rules
+plus the full path by case size (1, 5 and 20 diagnoses), knowledge load + compile time, peak
+memory, and the engine's cost per case when the rule count is multiplied (synthetic copies of the
+real rules, so the conditions stay realistic).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import itertools
 import json
 import resource
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+import durable_rules_engine
+from durable.engine import Host
+
 from decision.cli.casegen import generate_cases
-from decision.evaluator import CaseEvaluator
+from decision.compile import SEEN_ACTION, CompiledPolicy
+from decision.engine import EngineError, RulesEngine
+from decision.evaluator import CaseEvaluator, InvalidCase
 from decision.explain import to_text
 from decision.reference import reference_evaluate
 from knowledge.loader import Knowledge, RuleEntry, load_knowledge
+
+CASE_SIZES = (1, 5, 20)
+"""Diagnoses per case for the size sweep."""
+
+
+class _HostEngine(RulesEngine):
+    """The engine as it was before issue 17: durable's Python `Host` runs the actions, handing
+    each firing the whole fact as JSON. Kept here only as the benchmark's baseline."""
+
+    def __init__(self, policies: dict[str, CompiledPolicy]) -> None:
+        self._lock = threading.Lock()
+        self._sessions = itertools.count(1)
+        self._live_sessions = 0
+        self._closed = False
+        self._collected: set[tuple[str, int]] | None = None
+        engine = self
+
+        class _PrivateHost(Host):  # type: ignore[misc]
+            def _run(self) -> None:
+                """No timer threads."""
+
+            def get_action(self, action_name: str) -> Callable[[Any], None]:
+                def action(closure: Any) -> None:
+                    assert engine._collected is not None
+                    engine._collected.add((action_name, int(closure.m.ctx)))
+
+                return action
+
+        self._host = _PrivateHost()
+        self._names = {pid: tuple(policy.rulesets) for pid, policy in policies.items()}
+        self._keys = {name: keys for policy in policies.values() for name, keys in policy.ruleset_keys.items()}
+        for policy in policies.values():
+            for name, definition in policy.rulesets.items():
+                self._host.register_rulesets({name: json.loads(json.dumps(definition))})
+
+    def fire(self, policy_id: str, facts: list[dict[str, Any]]) -> set[tuple[str, int]]:
+        fired: set[tuple[str, int]] = set()
+        with self._lock:
+            for ruleset in self._names[policy_id]:
+                session = str(next(self._sessions))
+                collected: set[tuple[str, int]] = set()
+                self._collected = collected
+                try:
+                    keys = self._keys.get(ruleset)
+                    narrowed = facts if keys is None else [_narrow(fact, keys) for fact in facts]
+                    self._host.assert_facts(ruleset, [{**fact, "sid": session} for fact in narrowed])
+                    if "exception" in self._host.get_state(ruleset, session):
+                        raise EngineError("a rule action failed inside the engine")
+                finally:
+                    self._collected = None
+                    self._host.delete_state(ruleset, session)
+                fired |= {firing for firing in collected if firing[0] != SEEN_ACTION}
+        return fired
+
+    def close(self) -> None:
+        for ruleset in list(self._host._ruleset_list):
+            durable_rules_engine.delete_ruleset(ruleset._handle)
+        self._host._ruleset_list.clear()
+        self._host._ruleset_directory.clear()
+
+
+def _narrow(fact: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    narrowed = {"k": fact["k"], "ctx": fact["ctx"]}
+    for key in keys:
+        narrowed[key] = fact[key]
+    return narrowed
+
+
+def _host_evaluator(knowledge: Knowledge) -> CaseEvaluator:
+    """An evaluator over the same knowledge whose engine is the pre-issue-17 `Host` path."""
+    evaluator = CaseEvaluator(knowledge)
+    evaluator.engine.close()
+    evaluator.engine = _HostEngine(evaluator.policies)
+    return evaluator
+
+
+def _c_core_batches(case_evaluator: CaseEvaluator, prepared: Any) -> list[tuple[int, str, str]]:
+    """(ruleset handle, session, facts as JSON) per ruleset, serialised outside the timing."""
+    engine = case_evaluator.engine
+    batches = []
+    for ruleset in engine._rulesets[prepared.policy_id]:
+        session = f"c{next(engine._sessions)}"
+        facts = [
+            {"ctx": f["ctx"], "sid": session, "k": f["k"], **{k: f[k] for k in ruleset.keys or ()}}
+            for f in prepared.facts
+        ]
+        batches.append((ruleset.handle, session, json.dumps(facts)))
+    return batches
+
+
+def _c_core(batches: list[tuple[int, str, str]]) -> int:
+    """Assert, drain every firing, delete: durable's C core with nothing per firing in Python."""
+    firings = 0
+    for handle, session, batch in batches:
+        status = durable_rules_engine.assert_facts(handle, batch)
+        message = durable_rules_engine.start_action_for_state(handle, status[1])
+        while message:
+            firings += 1
+            message = durable_rules_engine.complete_and_start_action(handle, status[1])
+        durable_rules_engine.delete_state(handle, session)
+    return firings
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
@@ -37,13 +152,17 @@ def _summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def _timed(items: list[Any], work: Callable[[Any], Any]) -> list[float]:
+def _interleaved(items: list[Any], paths: dict[str, Callable[[Any], Any]]) -> dict[str, list[float]]:
+    """Each item through every path, the order rotating from item to item."""
     gc.collect()
-    out = []
-    for item in items:
-        start = time.perf_counter()
-        work(item)
-        out.append(time.perf_counter() - start)
+    names = list(paths)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for number, item in enumerate(items):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            paths[name](item)
+            out[name].append(time.perf_counter() - start)
     return out
 
 
@@ -65,7 +184,34 @@ def _multiplied(knowledge: Knowledge, factor: int) -> Knowledge:
 def _floor(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]]) -> list[float]:
     """Facts are prepared outside the timing: only the engine's own work is measured."""
     prepared = [case_evaluator.prepare(case) for case in cases]
-    return _timed(prepared, lambda item: case_evaluator.engine.fire(item.policy_id, item.facts))
+    return _interleaved(prepared, {"floor": lambda item: case_evaluator.engine.fire(item.policy_id, item.facts)})[
+        "floor"
+    ]
+
+
+def _with_diagnoses(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:
+    """Cases of `size` diagnoses: each generated case with the diagnoses of the cases after it
+    (no entry twice), kept only if still a valid case."""
+    out = []
+    for number, case in enumerate(cases):
+        diagnoses = list(case["diagnoses"])
+        seen = {json.dumps(d, sort_keys=True) for d in diagnoses}
+        for other in itertools.chain(cases[number + 1 :], cases[:number]):
+            if len(diagnoses) == size:
+                break
+            for diagnosis in other["diagnoses"]:
+                key = json.dumps(diagnosis, sort_keys=True)
+                if key not in seen and len(diagnoses) < size:
+                    seen.add(key)
+                    diagnoses.append(diagnosis)
+        grown = {**case, "diagnoses": diagnoses}
+        try:
+            case_evaluator.prepare(grown)
+        except InvalidCase:
+            continue
+        if len(diagnoses) == size:
+            out.append(grown)
+    return out
 
 
 def run_benchmark(
@@ -78,24 +224,40 @@ def run_benchmark(
         case_evaluator = CaseEvaluator(load_knowledge())
         compile_times.append(time.perf_counter() - t0)
     knowledge = case_evaluator.knowledge
+    host_evaluator = _host_evaluator(knowledge)
     cases = list(generate_cases(knowledge, case_count))
     lines = [json.dumps(case) for case in cases]
-    for line in lines[:50]:  # warm up
-        case_evaluator.evaluate(json.loads(line))
+    for line in lines[:50]:  # warm up, and the baseline gives the same reports
+        same = case_evaluator.evaluate(json.loads(line)).model_dump_json()
+        if same != host_evaluator.evaluate(json.loads(line)).model_dump_json():
+            raise AssertionError("the engine and its Host baseline disagree")
 
-    def full(line: str) -> str:
-        report = case_evaluator.evaluate(json.loads(line))
-        to_text(report)
-        return report.model_dump_json()
+    def full_with(evaluator: CaseEvaluator) -> Callable[[str], str]:
+        def full(line: str) -> str:
+            report = evaluator.evaluate(json.loads(line))
+            to_text(report)
+            return report.model_dump_json()
+
+        return full
 
     def reference(line: str) -> str:
         report = reference_evaluate(case_evaluator, json.loads(line))
         to_text(report)
         return report.model_dump_json()
 
-    full_s = _timed(lines, full)
-    floor_s = _floor(case_evaluator, cases)
-    reference_s = _timed(lines, reference)
+    prepared = [case_evaluator.prepare(case) for case in cases]
+    prepared_host = [host_evaluator.prepare(case) for case in cases]
+    batches = [_c_core_batches(case_evaluator, item) for item in prepared]
+    full, full_host = full_with(case_evaluator), full_with(host_evaluator)
+    paths: dict[str, Callable[[int], Any]] = {
+        "full": lambda i: full(lines[i]),
+        "full_host": lambda i: full_host(lines[i]),
+        "floor": lambda i: case_evaluator.engine.fire(prepared[i].policy_id, prepared[i].facts),
+        "floor_host": lambda i: host_evaluator.engine.fire(prepared_host[i].policy_id, prepared_host[i].facts),
+        "c_core": lambda i: _c_core(batches[i]),
+        "reference": lambda i: reference(lines[i]),
+    }
+    timings = _interleaved(list(range(len(lines))), paths)
     results: dict[str, Any] = {
         "case_mix": {"cases": case_count, "generator": "decision.cli.casegen (seeded)"},
         "knowledge": {
@@ -105,32 +267,47 @@ def run_benchmark(
             "engine_rules": {p: c.engine_rule_count for p, c in case_evaluator.policies.items()},
         },
         "load_and_compile_s": {"median": statistics.median(compile_times), "runs": compile_times},
-        "full": _summary(full_s),
-        "floor": _summary(floor_s),
-        "reference": _summary(reference_s),
+        **{name: _summary(seconds) for name, seconds in timings.items()},
     }
+    p50 = {name: results[name]["p50_us"] for name in paths}
     results["ratios"] = {
-        "full_over_floor_p50": results["full"]["p50_us"] / results["floor"]["p50_us"],
-        "full_over_reference_p50": results["full"]["p50_us"] / results["reference"]["p50_us"],
+        "full_over_floor_p50": p50["full"] / p50["floor"],
+        "full_over_c_core_p50": p50["full"] / p50["c_core"],
+        "full_over_reference_p50": p50["full"] / p50["reference"],
+        "full_over_full_host_p50": p50["full"] / p50["full_host"],
+        "floor_over_floor_host_p50": p50["floor"] / p50["floor_host"],
     }
+    by_size = {}
+    size_pool = cases[: max(60, case_count // 20)]
+    for size in CASE_SIZES:
+        sized = [json.dumps(case) for case in _with_diagnoses(case_evaluator, size_pool, size)]
+        times = _interleaved(sized, {"full": full, "full_host": full_host})
+        by_size[f"{size}"] = {name: _summary(seconds) for name, seconds in times.items()}
+    results["full_by_diagnoses"] = by_size
     scaling = {}
     for factor in factors:
         scaled = CaseEvaluator(_multiplied(knowledge, factor)) if factor > 1 else case_evaluator
-        times = _floor(scaled, cases[:scale_cases])
+        times_floor = _floor(scaled, cases[:scale_cases])
         scaling[f"{factor}x"] = {
             "rules": len(scaled.knowledge.rules),
             "engine_rules_clinic": scaled.policies["clinic"].engine_rule_count,
-            **_summary(times),
+            **_summary(times_floor),
         }
+        if factor > 1:
+            scaled.close()
     results["rule_count_scaling_floor"] = scaling
+    host_evaluator.close()
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["wall_s"] = time.perf_counter() - started
     return results
 
 
+PATHS = ("full", "full_host", "floor", "floor_host", "c_core", "reference")
+
+
 def format_table(results: dict[str, Any]) -> str:
     rows = [("path", "cases/s", "p50 µs", "p99 µs")]
-    for name in ("full", "floor", "reference"):
+    for name in PATHS:
         r = results[name]
         rows.append((name, f"{r['cases_per_second']:,.0f}", f"{r['p50_us']:,.0f}", f"{r['p99_us']:,.0f}"))
     width = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -140,13 +317,22 @@ def format_table(results: dict[str, Any]) -> str:
     ratios = results["ratios"]
     lines += [
         "",
-        f"full / floor (p50):      {ratios['full_over_floor_p50']:.2f}",
-        f"full / reference (p50):  {ratios['full_over_reference_p50']:.2f}",
+        f"full / floor (p50):       {ratios['full_over_floor_p50']:.2f}",
+        f"full / c_core (p50):      {ratios['full_over_c_core_p50']:.2f}",
+        f"full / reference (p50):   {ratios['full_over_reference_p50']:.2f}",
+        f"full / full_host (p50):   {ratios['full_over_full_host_p50']:.2f}",
+        f"floor / floor_host (p50): {ratios['floor_over_floor_host_p50']:.2f}",
         f"knowledge load + compile: {results['load_and_compile_s']['median']:.3f} s (median of 3)",
         f"peak memory (RSS): {results['peak_rss_mb']:.0f} MB",
         "",
-        "engine floor as the rule count grows:",
+        "full path by diagnoses per case (p50 / p99, µs):",
     ]
+    for size, r in results["full_by_diagnoses"].items():
+        lines.append(
+            f"  {size:>3}: {r['full']['cases']:4} cases  full {r['full']['p50_us']:,.0f} / {r['full']['p99_us']:,.0f}"
+            f"  full_host {r['full_host']['p50_us']:,.0f} / {r['full_host']['p99_us']:,.0f}"
+        )
+    lines += ["", "engine floor as the rule count grows:"]
     for factor, r in results["rule_count_scaling_floor"].items():
         lines.append(
             f"  {factor:>4}: {r['rules']:5} rules ({r['engine_rules_clinic']:6} engine rules)  "

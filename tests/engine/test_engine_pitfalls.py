@@ -115,11 +115,10 @@ def test_an_exception_inside_an_action_surfaces_as_an_engine_error(monkeypatch: 
     evaluator = CaseEvaluator(load_knowledge())
     case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
 
-    def broken(action_name: str, closure: Any) -> None:
+    def broken(*recorded: Any) -> None:
         raise RuntimeError("action failed")
 
     monkeypatch.setattr(evaluator.engine, "_record", broken)
-    monkeypatch.setattr(evaluator.engine._host, "_record", broken)
     with pytest.raises(EngineError, match="action failed"):
         evaluator.evaluate(case)
     assert evaluator.engine.live_sessions == 0
