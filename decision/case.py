@@ -473,7 +473,7 @@ class Case(BaseModel):
             raise PydanticCustomError(
                 "age_contradiction",
                 "symptoms.duration_weeks ({weeks:g} weeks) is longer than the patient has lived (age {age:g})",
-                {"weeks": weeks, "age": self.age},
+                {"weeks": weeks, "age": self.age, "field": "symptoms.duration_weeks"},
             )
         for name in ("pregnant", "breastfeeding"):
             if getattr(self, name) is True and not _CHILDBEARING_AGES[0] <= self.age <= _CHILDBEARING_AGES[1]:

@@ -3,6 +3,7 @@ every mapped value the case model rejects moved to ignored input."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -55,6 +56,11 @@ def case_data(reader: RecordReader, case_id: str | None) -> dict[str, Any]:
         "prior_injections": reader.prior_injections,
         "diagnostic_blocks": reader.diagnostic_blocks,
     }
+    for name in ("diagnoses", "diagnostic_blocks"):  # a record often states one twice (problem list and encounter)
+        unique = list({json.dumps(item, sort_keys=True, default=str): item for item in lists[name]}.values())
+        if len(unique) < len(lists[name]):
+            reader.ignore("(record)", f"{name}: {len(lists[name]) - len(unique)} repeated entries counted once")
+            lists[name] = unique
     for name, items in lists.items():
         if name in reader.incomplete:
             reader.ignore("(record)", f"{name}: a record of this list could not be used, so the list is left unknown")

@@ -642,3 +642,26 @@ def test_a_contradiction_in_the_record_leaves_both_sides_unknown() -> None:
     imported = case_from_bundle(_bundle(_patient(gender="male"), pregnant))
     assert imported.case.sex is None and imported.case.pregnant is None
     assert any("pregnant is true but sex is male" in i.reason for i in imported.ignored_input)
+
+
+def test_a_condition_the_record_states_twice_is_one_diagnosis() -> None:
+    """A problem-list entry and an encounter diagnosis with the same code: the case refuses a
+    repeated entry, so the import counts it once and says so, rather than losing the diagnoses."""
+    case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
+    bundle = bundle_from_case(case)
+    conditions = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"]
+    twin = json.loads(json.dumps(conditions[0]))
+    twin["resource"]["id"] = "twin"
+    twin["fullUrl"] = twin.get("fullUrl", "urn:uuid:x").rsplit("/", 1)[0] + "/twin"
+    bundle["entry"].append(twin)
+    imported = case_from_bundle(bundle)
+    assert len(imported.case.diagnoses or []) == len(case["diagnoses"])
+    assert any("repeated entries counted once" in i.reason for i in imported.ignored_input)
+
+
+def test_symptoms_longer_than_the_patient_has_lived_are_left_unknown_not_refused() -> None:
+    case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
+    impossible = {**case, "symptoms": {**case["symptoms"], "duration_weeks": 200 * 52}}
+    imported = case_from_bundle(bundle_from_case(impossible))
+    assert imported.case.symptoms is None or imported.case.symptoms.duration_weeks is None
+    assert imported.case.diagnoses
