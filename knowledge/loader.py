@@ -320,6 +320,13 @@ def _check_release(manifest: Manifest, root: Path, entries: list[RuleEntry], pro
     problems += [f"manifest.yaml ({manifest.version}): {p}" for p in found]
 
 
+def release_problems(knowledge: Knowledge) -> list[str]:
+    """How a knowledge loaded with `release=False` differs from its manifest (empty: it is the release)."""
+    problems: list[str] = []
+    _check_release(knowledge.manifest, knowledge.root, list(knowledge.rules), problems)
+    return problems
+
+
 def load_knowledge(root: Path | None = None, *, release: bool = True) -> Knowledge:
     """Read every knowledge file under `root`, validate it, and raise one error listing all defects.
 

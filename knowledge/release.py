@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from knowledge.loader import KNOWLEDGE_DIR, KnowledgeError, load_knowledge, release_files, rule_hashes
+from knowledge.loader import KNOWLEDGE_DIR, Knowledge, KnowledgeError, load_knowledge, release_files, rule_hashes
 from knowledge.schema import Manifest
 
 HEADER = """\
@@ -22,10 +22,12 @@ HEADER = """\
 """
 
 
-def write_release(root: Path | None = None, version: str | None = None) -> Manifest:
-    """Validate the folder, then write its manifest with `version` (default: the current one)."""
+def write_release(root: Path | None = None, version: str | None = None, knowledge: Knowledge | None = None) -> Manifest:
+    """Validate the folder (or take `knowledge`, loaded from it with release=False), then write its
+    manifest with `version` (default: the current one)."""
     root = (root or KNOWLEDGE_DIR).resolve()
-    knowledge = load_knowledge(root, release=False)
+    if knowledge is None:
+        knowledge = load_knowledge(root, release=False)
     fields = knowledge.manifest.model_dump()
     fields.update(
         version=version or knowledge.manifest.version,

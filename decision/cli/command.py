@@ -21,7 +21,7 @@ import yaml
 
 from decision.cli.inputs import InputError, OutputFile, open_binary, open_output, parse_document, read_text
 from decision.settings import SettingsError, load_settings
-from knowledge.loader import KnowledgeError, load_knowledge
+from knowledge.loader import KnowledgeError, load_knowledge, release_problems
 from knowledge.problems import ProblemError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_KNOWLEDGE, EXIT_TAMPERED = 0, 1, 2, 3, 4
@@ -168,8 +168,11 @@ def cmd_kb_validate(args: argparse.Namespace, out: TextIO) -> int:
         raise InputError([f"--root {args.root}: no such folder"])
     root = Path(args.root) if args.root else None
     # The content first (every defect of a draft is named), then whether it is the release.
-    evaluator = CaseEvaluator(load_knowledge(root, release=False))  # compiling checks every field
-    knowledge = load_knowledge(root)
+    knowledge = load_knowledge(root, release=False)
+    evaluator = CaseEvaluator(knowledge)  # compiling checks every field
+    problems = release_problems(knowledge)
+    if problems:
+        raise KnowledgeError(problems)
     engine_rules = sum(p.engine_rule_count for p in evaluator.policies.values())
     from knowledge.codemaps import load_codemaps
 
@@ -193,8 +196,9 @@ def cmd_kb_release(args: argparse.Namespace, out: TextIO) -> int:
     if args.root and not Path(args.root).is_dir():
         raise InputError([f"--root {args.root}: no such folder"])
     root = Path(args.root) if args.root else None
-    CaseEvaluator(load_knowledge(root, release=False))  # compiles: a release must build, not only load
-    manifest = write_release(root, args.version)
+    knowledge = load_knowledge(root, release=False)
+    CaseEvaluator(knowledge)  # compiles: a release must build, not only load
+    manifest = write_release(root, args.version, knowledge)
     out.write(
         f"knowledge {manifest.version} released: {len(manifest.files)} files and {len(manifest.rules)} rules "
         "in manifest.yaml\n"
