@@ -13,6 +13,7 @@ from decision.store.case_store import CaseStore
 from decision.store.checkpoints import Checkpoint
 from decision.store.errors import AuditKeyError, StoreError, StoreUnavailable
 from decision.store.records import (
+    DEMO_SOURCE,
     FEEDBACK_OUTCOMES,
     AuditEntry,
     CardRecord,
@@ -22,6 +23,7 @@ from decision.store.records import (
 )
 
 __all__ = [
+    "DEMO_SOURCE",
     "FEEDBACK_OUTCOMES",
     "GENESIS",
     "NO_PROCEDURE",

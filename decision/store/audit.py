@@ -24,7 +24,14 @@ from sqlalchemy.engine import Connection, Engine
 from decision.store.audit_key import AuditKey
 from decision.store.errors import AuditKeyError, StoreError
 from decision.store.records import AuditEntry, as_utc, now
-from decision.store.tables import audit_head_table, audit_table, cases_table, cds_cards_table, decisions_table
+from decision.store.tables import (
+    audit_head_table,
+    audit_table,
+    case_versions_table,
+    cases_table,
+    cds_cards_table,
+    decisions_table,
+)
 from decision.store.writes import write
 
 GENESIS = "0" * 64
@@ -32,6 +39,7 @@ GENESIS = "0" * 64
 HEAD_ID = 1
 RECORDED_TABLES: dict[str, Table] = {
     "cases": cases_table,
+    "case_versions": case_versions_table,
     "decisions": decisions_table,
     "cds_cards": cds_cards_table,
 }
@@ -262,4 +270,5 @@ def content_breaks(engine: Engine, entries: list[AuditEntry]) -> list[str]:
 
 
 def _row_label(table_name: str, key: str) -> str:
-    return {"cases": "case", "decisions": "decision", "cds_cards": "issued card"}[table_name] + f" {key}"
+    labels = {"cases": "case", "case_versions": "case version", "decisions": "decision", "cds_cards": "issued card"}
+    return labels[table_name] + f" {key}"

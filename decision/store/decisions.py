@@ -19,7 +19,8 @@ class DecisionRecords(CaseRecords):
     def record_decision(
         self, case_id: str, procedure: str, decided_by: str, override_reason: str | None = None
     ) -> Decision:
-        """The meeting's decision; an override reason is required when it differs from the engine's."""
+        """The meeting's decision on the case as last saved (its version goes into the audit entry); an
+        override reason is required when it differs from the engine's."""
         stored = self.stored_case(case_id)
         if not decided_by.strip():
             raise StoreError(["who decided: a name is required"])
@@ -59,7 +60,12 @@ class DecisionRecords(CaseRecords):
                 case_id,
                 decided.decided_by,
                 "decision recorded",
-                {"procedure": procedure, "engine_status": status, "override_reason": reason},
+                {
+                    "procedure": procedure,
+                    "engine_status": status,
+                    "override_reason": reason,
+                    "case_version": stored.version,
+                },
                 decided.knowledge_version,
                 [recorded_row(conn, "decisions", decision_id)],
             )

@@ -11,7 +11,8 @@ from typing import Any
 
 from decision.report import Report
 
-"""The MDT's decision to do no procedure."""
+DEMO_SOURCE = "demo"
+"""The source of the cases `spine-cds demo` seeds: the MDT list hides them unless asked."""
 FEEDBACK_OUTCOMES = ("accepted", "overridden")
 """The outcomes CDS Hooks feedback may report on a card."""
 
@@ -26,6 +27,19 @@ class StoredCase:
     report: Report
     best_status: str
     conditions: str
+    version: int = 1
+    """Which save of the case this is: 1 the first, each save again under its id one more."""
+    saved_at: dt.datetime | None = None
+    """When this version was saved (None: the first, saved at `created_at`)."""
+
+    @property
+    def demo(self) -> bool:
+        """A demo case seeded for teaching and trying the app, not a patient's."""
+        return self.source == DEMO_SOURCE
+
+    @property
+    def last_saved(self) -> dt.datetime:
+        return self.saved_at or self.created_at
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
@@ -25,6 +37,24 @@ cases_table = Table(
     Column("conditions", String(300), nullable=False),
     Column("knowledge_version", String(40), nullable=False),
 )
+case_versions_table = Table(
+    "case_versions",
+    metadata,
+    Column("id", String(60), primary_key=True),
+    Column("case_id", String(40), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Column("title", String(300), nullable=False),
+    Column("case_json", JSON, nullable=False),
+    Column("report_json", JSON, nullable=False),
+    Column("best_status", String(40), nullable=False),
+    Column("conditions", String(300), nullable=False),
+    Column("knowledge_version", String(40), nullable=False),
+    UniqueConstraint("case_id", "version", name="uq_case_version"),
+)
+"""Later versions of a stored case (2, 3, ...): saving a case again adds a row here and leaves the
+`cases` row (version 1) as it was written, so every version stays readable and each matches the
+digest its audit entry keeps. The store hands back the latest."""
 decisions_table = Table(
     "decisions",
     metadata,
