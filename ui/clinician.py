@@ -9,6 +9,7 @@ import streamlit as st
 import yaml
 
 from decision.case import with_field
+from decision.case_summary import case_summary
 from decision.diff import report_diff
 from decision.evaluator import InvalidCase
 from decision.explain import to_markdown
@@ -201,6 +202,7 @@ def clinician_page() -> None:
             + "\n".join(f"- {markdown_text(line)}" for line in left_out[1]),
             icon="⚠️",
         )
+    st.markdown(f"**Case summary.** {markdown_text(case_summary(case, report).text)}")
     _missing_questions(case, report)
     show_report(report)
     _what_if(case, report)
