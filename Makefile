@@ -23,6 +23,8 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
 	@{ command -v curl && command -v jq; } >/dev/null 2>&1 || { echo "installing curl and jq for the README's CDS Hooks session"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq) >/dev/null; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { echo "installing DejaVu fonts for the PDF letters"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core) >/dev/null; }
 
 # The demo cases go into the embedded database only: with SPINE_CDS_DATABASE_URL set, nothing is seeded.
 run: $(STAMP)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,13 +13,13 @@ from decision.case import with_field
 from decision.case_summary import case_summary
 from decision.diff import report_diff
 from decision.evaluator import InvalidCase
-from decision.explain import to_markdown
 from decision.fhir import FhirInputError, case_from_bundle
 from decision.fields import NOT_RULE_FIELDS, FieldSpec, case_layout, field_catalogue
+from decision.letter import clinical_letter, document_markdown
 from decision.report import Report
 from ui.case_form import answer_widget, case_form
 from ui.components import demos, evaluator, show_report, store, store_refusals_shown
-from ui.export import report_pdf
+from ui.export import document_pdf
 from ui.identity import User, require_role
 from ui.record_text import markdown_text
 
@@ -99,11 +100,12 @@ def _what_if(case: dict[str, Any], report: Report) -> None:
 
 def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
     cols = st.columns(3)
+    letter = clinical_letter(case, report, evaluator().knowledge, assessed_at=dt.datetime.now().astimezone())
     with cols[0]:
-        st.download_button("Report as Markdown", to_markdown(report), file_name=f"{report.case_id or 'case'}.md")
+        st.download_button("Report as Markdown", document_markdown(letter), file_name=f"{report.case_id or 'case'}.md")
     with cols[1]:
         st.download_button(
-            "Report as PDF", report_pdf(report), file_name=f"{report.case_id or 'case'}.pdf", mime="application/pdf"
+            "Report as PDF", document_pdf(letter), file_name=f"{report.case_id or 'case'}.pdf", mime="application/pdf"
         )
     with cols[2]:
         title = st.text_input("Title for the MDT list", value=report.case_id or "", key="save_title")
