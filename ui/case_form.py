@@ -14,6 +14,7 @@ A row that cannot be used is named in place, next to its table, and the rest of 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 from dataclasses import dataclass, field
@@ -26,14 +27,28 @@ from pydantic import ValidationError
 
 from decision.case import Case, vocabulary
 from decision.fields import FieldGroup, FieldSpec, case_layout
+from ui.case_answers import CaseAnswers
+from ui.form_fill import (
+    ASKED_ELSEWHERE,
+    BOOL_CHOICES,
+    DIAGNOSIS_PREFIX,
+    HISTORY,
+    NONE_LISTED,
+    NOT_ASKED,
+    PREFIX,
+    UNKNOWN,
+    field_key,
+    form_fill,
+    range_key,
+    table_key,
+    taken_key,
+)
 from ui.record_text import markdown_text
 
-UNKNOWN = "(unknown)"
-HISTORY = ("Not asked", "None", "Listed")
 ASSESS_KEY = "f_assess"
 COLUMNS = 4
-ASKED_ELSEWHERE = {"policy"}
-"""The policy profile is chosen beside the report, not in the case form."""
+ROWS_SUFFIX = "_rows"
+"""Session key suffix of the rows a table starts from (the answers it was last refilled with)."""
 ROW_WORDS = {
     "medications": ("Medication", "the medication list"),
     "imaging": ("Imaging", "the imaging list"),
@@ -63,8 +78,8 @@ def answer_widget(
     label = label or spec.label()
     hint = spec.description or None
     if spec.kind == "bool":
-        picked = st.radio(label, ["Unknown", "Yes", "No"], key=key, horizontal=True, help=hint)
-        return picked != "Unknown", None if picked == "Unknown" else picked == "Yes"
+        picked = st.radio(label, BOOL_CHOICES, key=key, horizontal=True, help=hint)
+        return picked != BOOL_CHOICES[0], None if picked == BOOL_CHOICES[0] else picked == BOOL_CHOICES[1]
     if spec.kind == "enum":
         picked = st.selectbox(
             label,
@@ -127,15 +142,16 @@ class HistoryTable:
 
     field: str
     label: str
-    key: str
+    prefix: str
     row_noun: str
     list_noun: str
     items: tuple[FieldSpec, ...]
 
     @classmethod
-    def of(cls, group: FieldGroup) -> HistoryTable:
+    def of(cls, group: FieldGroup, prefix: str = PREFIX) -> HistoryTable:
+        """The table for one list; `prefix` keeps the missing-information box's copy apart from the form's."""
         row_noun, list_noun = ROW_WORDS.get(group.path, (group.title, f"the {group.title.lower()} list"))
-        return cls(group.path, group.title, f"f_{group.path}", row_noun, list_noun, group.fields)
+        return cls(group.path, group.title, prefix, row_noun, list_noun, group.fields)
 
     @property
     def columns(self) -> dict[str, Any]:
@@ -249,15 +265,22 @@ def list_answer(table: HistoryTable, frame: pd.DataFrame, assessed: dt.date | No
     return ListAnswer(rows or None)
 
 
-def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
-    taken = st.radio(f"**{table.label}**", HISTORY, key=f"{table.key}_taken", horizontal=True)
-    if taken == "Not asked":
+def history_answer(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
+    """One list asked: not asked (unknown), none (empty), or listed, with its table shown at once.
+
+    The table starts from the rows the answers last gave it (or one blank row); what is typed is
+    read from the editor on every run, and flagged beside the table when a row cannot be used.
+    """
+    taken = st.radio(f"**{table.label}**", HISTORY, key=taken_key(table.field, table.prefix), horizontal=True)
+    if taken == NOT_ASKED:
         return ListAnswer(None)
-    if taken == "None":
+    if taken == NONE_LISTED:
         return ListAnswer([])
     columns = table.columns
-    empty = pd.DataFrame({column: [None] for column in columns})
-    frame = st.data_editor(empty, key=f"{table.key}_table", num_rows="dynamic", column_config=columns)
+    key = table_key(table.field, table.prefix)
+    start = st.session_state.get(key + ROWS_SUFFIX) or [{column: None for column in columns}]
+    base = pd.DataFrame(start, columns=list(columns))
+    frame = st.data_editor(base, key=key, num_rows="dynamic", column_config=columns)
     answer = list_answer(table, frame, assessed)
     if answer.problems:
         st.warning("  \n".join(markdown_text(line) for line in [*answer.problems, answer.message]), icon="⚠️")
@@ -266,23 +289,26 @@ def _history(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
     return answer
 
 
-def _chosen_list(spec: FieldSpec) -> ListAnswer:
+def chosen_list_answer(spec: FieldSpec, prefix: str = PREFIX) -> ListAnswer:
     """A list of vocabulary ids (allergies), asked like the tables: not asked, none, or listed."""
-    taken = st.radio(f"**{spec.label()}**", HISTORY, key=f"f_{spec.path}_taken", horizontal=True)
-    if taken == "Not asked":
+    taken = st.radio(f"**{spec.label()}**", HISTORY, key=taken_key(spec.path, prefix), horizontal=True)
+    if taken == NOT_ASKED:
         return ListAnswer(None)
-    if taken == "None":
+    if taken == NONE_LISTED:
         return ListAnswer([])
     noun = spec.label().lower()
     listed = st.multiselect(
-        f"{spec.label()} listed", list(spec.choices), key=f"f_{spec.path}", format_func=lambda c: _choice_label(spec, c)
+        f"{spec.label()} listed",
+        list(spec.choices),
+        key=field_key(spec.path, prefix),
+        format_func=lambda c: _choice_label(spec, c),
     )
     if not listed:
         st.info(f"None chosen yet: {noun} are treated as not yet known. Choose None if there are none.")
     return ListAnswer(list(listed) or None)
 
 
-def _answers(fields: tuple[FieldSpec, ...], key_prefix: str = "f_") -> dict[str, Any]:
+def _answers(fields: tuple[FieldSpec, ...], key_prefix: str = PREFIX) -> dict[str, Any]:
     """A row of columns of questions; each answer under its field's name (unanswered: None).
 
     The assessment date alone starts answered, as today: every time window counts back from it.
@@ -291,8 +317,9 @@ def _answers(fields: tuple[FieldSpec, ...], key_prefix: str = "f_") -> dict[str,
     cols = st.columns(COLUMNS)
     for index, spec in enumerate(fields):
         with cols[index % COLUMNS]:
-            today = dt.date.today() if spec.path == "assessment_date" else None
-            _, answers[spec.path.rsplit(".", 1)[-1]] = answer_widget(spec, f"{key_prefix}{spec.path}", start=today)
+            key = field_key(spec.path, key_prefix)
+            today = dt.date.today() if spec.path == "assessment_date" and key not in st.session_state else None
+            _, answers[spec.path.rsplit(".", 1)[-1]] = answer_widget(spec, key, start=today)
     return answers
 
 
@@ -308,18 +335,41 @@ def _ranges(group: FieldGroup) -> dict[str, Any] | None:
                 with col:
                     name = labs[lab].label if lab in labs else lab
                     label = f"{name} {spec.label()}"
-                    _, limits[spec.path] = answer_widget(spec, f"f_{group.path}.{lab}.{spec.path}", label)
+                    _, limits[spec.path] = answer_widget(spec, range_key(lab, spec.path), label)
             if any(v is not None for v in limits.values()):
                 ranges[lab] = limits
     return ranges or None
 
 
-def case_form() -> FormSubmission | None:
+def refill(answers: CaseAnswers) -> None:
+    """Show the case's answers in the form when they changed elsewhere (a demo, pasted JSON, the
+    missing-information box, a kept what-if): every widget is set before it is drawn, and each
+    table starts again from the answers' rows."""
+    if not answers.form_behind:
+        return
+    fill = form_fill(answers.case)
+    before = None if answers.form_case is None else form_fill(answers.form_case)
+    for key, value in fill.values.items():
+        if before is None or before.values.get(key) != value or key not in st.session_state:
+            st.session_state[key] = value
+    for list_path, rows in fill.rows.items():
+        if before is None or before.rows.get(list_path) != rows:
+            key = table_key(list_path)
+            st.session_state.pop(key, None)
+            st.session_state[key + ROWS_SUFFIX] = rows
+    answers.shown = answers.revision
+    answers.form_case = copy.deepcopy(answers.case)
+
+
+def case_form(answers: CaseAnswers | None = None) -> FormSubmission | None:
     """The form; returns the case when Assess is pressed.
 
     Not an `st.form`: the lists' tables must appear as soon as "Listed" is chosen, and Assess reads
-    every answer as it stands on the page.
+    every answer as it stands on the page. With the page's `answers`, the form first shows them
+    if they changed elsewhere.
     """
+    if answers is not None:
+        refill(answers)
     own, *parts = case_layout()
     st.markdown("**Patient**")
     case = _answers(tuple(s for s in own.fields if s.kind != "enum_list" and s.path not in ASKED_ELSEWHERE))
@@ -332,7 +382,7 @@ def case_form() -> FormSubmission | None:
     )
     for group in asked:
         if isinstance(group, FieldSpec):
-            case[group.path] = _chosen_list(group).value
+            case[group.path] = chosen_list_answer(group).value
             continue
         head, _, tail = group.path.partition(".")
         if group.keys:
@@ -341,11 +391,11 @@ def case_form() -> FormSubmission | None:
         if group.path == "diagnoses" or not group.repeated:
             st.markdown(f"**{group.title}**")  # a list's own question names it
         if group.path == "diagnoses":
-            diagnosis = _answers(group.fields, "f_diagnoses.")
+            diagnosis = _answers(group.fields, DIAGNOSIS_PREFIX)
             # nothing entered is "not recorded", never "no diagnosis"
             case["diagnoses"] = [diagnosis] if any(v is not None for v in diagnosis.values()) else None
         elif group.repeated:
-            lists[group.path] = _history(HistoryTable.of(group), assessed)
+            lists[group.path] = history_answer(HistoryTable.of(group), assessed)
             case[group.path] = lists[group.path].value
         else:
             case[group.path] = _answers(group.fields)
