@@ -52,6 +52,7 @@ from decision.reload import shared_reloader
 from decision.report import Report, candidate_key
 from decision.settings import Settings
 from decision.store import CardRecord, CaseStore, StoreError, StoreUnavailable
+from decision.store.replay import UsedTokens
 
 logger = logging.getLogger("spine_cds.service")
 
@@ -100,10 +101,11 @@ class CdsHooksService:
         self.settings = settings
         self.clock = clock
         self.fetch = fetch
-        self.authenticator = Authenticator(trusted_clients(settings))
+        self.authenticator = Authenticator(trusted_clients(settings), shared=self._first_use_anywhere)
         self.fetch_pool = ThreadPoolExecutor(FETCH_WORKERS, thread_name_prefix="spine-cds-fhir-fetch")
         self._fetch_slots = threading.BoundedSemaphore(FETCH_WORKERS)
         self._case_store: CaseStore | None = None
+        self._used_tokens: UsedTokens | None = None
         self._store_lock = threading.Lock()
         self._feedback_lock = threading.Lock()
 
@@ -136,6 +138,15 @@ class CdsHooksService:
             if self._case_store is None:
                 self._case_store = CaseStore(self.settings.database_url, settings=self.settings)
             return self._case_store
+
+    def _first_use_anywhere(self, issuer: str, jti: str, expires: float, purge_before: float) -> bool:
+        """The token's first use on the case store's database, which every replica shares."""
+        store = self.store
+        with self._store_lock:
+            if self._used_tokens is None or self._used_tokens.engine is not store.engine:
+                self._used_tokens = UsedTokens(store.engine)
+            used = self._used_tokens
+        return used.first_use(issuer, jti, expires, purge_before)
 
     # -- hooks ---------------------------------------------------------------------------
     def call(self, service_id: str, raw: bytes, log: dict[str, Any], caller: Caller | None = None) -> dict[str, Any]:

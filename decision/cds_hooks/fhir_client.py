@@ -64,21 +64,54 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-def refuse_private_address(url: str) -> None:
-    """Raises FetchRefused when the host resolves to an address that is not public (a request
-    forged through fhirServer could otherwise reach the service's own network)."""
+@dataclass(frozen=True)
+class Pinned:
+    """The FHIR server's name and the one address its requests go to (checked once, connected to as is)."""
+
+    netloc: str
+    host: str
+    address: str
+
+    def request(self, url: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """`url` with its host replaced by the address; the Host header and TLS's server name (SNI, and
+        the name the certificate is checked against) stay the server's name."""
+        target = httpx.URL(url)
+        if target.host != self.host:
+            raise FetchRefused("a request to another host than the FHIR server's")
+        return str(target.copy_with(host=self.address)), {"Host": self.netloc}, {"sni_hostname": self.host}
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def resolve_checked(url: str, private_allowed: bool = False) -> Pinned:
+    """The FHIR server's name resolved once; unless `private_allowed`, refused when any address it
+    resolves to is private, loopback or link-local (a request forged through fhirServer could
+    otherwise reach the service's own network). Every request of the call then connects to the
+    address returned, never to the name resolved again: a DNS answer that changes between the check
+    and the connection (DNS rebinding) cannot lead to an internal server."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         infos = socket.getaddrinfo(
             host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
-    except (OSError, UnicodeError):
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    except (OSError, UnicodeError, ValueError):
         raise FetchRefused("the FHIR server's name does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            raise FetchRefused("the FHIR server resolves to a private, loopback or link-local address")
+    if not addresses:
+        raise FetchRefused("the FHIR server's name does not resolve")
+    if not private_allowed and not all(_public(address) for address in addresses):
+        raise FetchRefused("the FHIR server resolves to a private, loopback or link-local address")
+    return Pinned(netloc=parts.netloc, host=host, address=str(addresses[0]))
+
+
+def refuse_private_address(url: str) -> None:
+    """Raises FetchRefused when the host resolves to an address that is not public."""
+    resolve_checked(url, private_allowed=False)
 
 
 def fetch_prefetch(
@@ -99,9 +132,10 @@ def fetch_prefetch(
     got: dict[str, Any] = {}
     failed: list[str] = []
     reachable = True
-    if own and not limits.private_addresses_allowed:
+    pinned = None
+    if own:  # our own client connects: to the address checked (a client handed in is the caller's to bound)
         try:
-            refuse_private_address(base)
+            pinned = resolve_checked(base, limits.private_addresses_allowed)
         except FetchRefused:
             return {}, list(templates)
     http = client or httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False)
@@ -112,7 +146,7 @@ def fetch_prefetch(
                 continue
             url = f"{base}/{template.replace(PATIENT_TOKEN, quote(patient_id, safe=''))}"
             try:
-                got[key] = _get_all_pages(http, url, headers, _origin(base), limits)
+                got[key] = _get_all_pages(http, url, headers, _origin(base), limits, pinned)
             except (httpx.TransportError, httpx.TooManyRedirects):
                 reachable = False
                 failed.append(key)
@@ -124,8 +158,11 @@ def fetch_prefetch(
     return got, failed
 
 
-def _get(http: httpx.Client, url: str, headers: dict[str, str], limits: FetchLimits) -> tuple[int, Any]:
-    """One GET within the limits: the status and the parsed JSON body (None for a 404)."""
+def _get(
+    http: httpx.Client, url: str, headers: dict[str, str], limits: FetchLimits, pinned: Pinned | None = None
+) -> tuple[int, Any]:
+    """One GET within the limits, to the pinned address when there is one: the status and the parsed
+    JSON body (None for a 404)."""
     if limits.requests_made >= limits.max_requests:
         raise FetchRefused("too many requests for one call")
     remaining = limits.remaining()
@@ -133,7 +170,11 @@ def _get(http: httpx.Client, url: str, headers: dict[str, str], limits: FetchLim
         raise FetchRefused("the call's fetching deadline has passed")
     limits.requests_made += 1
     timeout = httpx.Timeout(min(TIMEOUT_SECONDS, remaining))
-    with http.stream("GET", url, headers=headers, timeout=timeout) as response:
+    extensions: dict[str, Any] = {}
+    if pinned is not None:
+        url, host, extensions = pinned.request(url)
+        headers = {**headers, **host}
+    with http.stream("GET", url, headers=headers, timeout=timeout, extensions=extensions) as response:
         if response.status_code == 404:
             return 404, None
         response.raise_for_status()
@@ -151,9 +192,14 @@ def _get(http: httpx.Client, url: str, headers: dict[str, str], limits: FetchLim
 
 
 def _get_all_pages(
-    http: httpx.Client, url: str, headers: dict[str, str], origin: tuple[str, str], limits: FetchLimits
+    http: httpx.Client,
+    url: str,
+    headers: dict[str, str],
+    origin: tuple[str, str],
+    limits: FetchLimits,
+    pinned: Pinned | None = None,
 ) -> Any:
-    status, data = _get(http, url, headers, limits)
+    status, data = _get(http, url, headers, limits, pinned)
     if status == 404:
         if "?" not in url:
             return None  # a read of a resource the server does not have
@@ -169,7 +215,7 @@ def _get_all_pages(
         if not isinstance(following, str) or _origin(following) != origin or following in visited:
             break
         visited.add(following)
-        _, data = _get(http, following, headers, limits)
+        _, data = _get(http, following, headers, limits, pinned)
         if not isinstance(data, dict):
             raise ValueError("not a FHIR Bundle")
         entries += list(data.get("entry") or [])

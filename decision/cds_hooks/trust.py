@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ MAX_TOKEN_SECONDS = 300
 """How far ahead `exp` may be (CDS Hooks 2.0: "not more than 5 minutes in the future")."""
 CLOCK_SKEW_SECONDS = 30
 JWKS_TIMEOUT_SECONDS = 5.0
+JWKS_LIFESPAN_SECONDS = 300.0
+"""Keys fetched from a JWKS URL are used this long, then fetched again (a revoked key goes within it)."""
+JWKS_REFETCH_SECONDS = 30.0
+"""Per issuer, at most one JWKS fetch in this many seconds for kids not among the keys: an EHR that
+rotated its key is heard within it, and forged kids cannot make the service flood anyone with requests."""
 
 
 class AuthenticationError(Exception):
@@ -115,27 +121,52 @@ class TrustedClient:
     fhir_base: str | None = None
     fhir_private_network: bool = False
     """The FHIR base resolves to private addresses and that is intended (an EHR inside the hospital)."""
-    _keys: Any = field(default=None, repr=False)
+    _keys: jwt.PyJWKSet | None = field(default=None, repr=False)
+    _fetched_at: float | None = field(default=None, repr=False)
+    _attempted_at: float | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def signing_key(self, kid: str) -> jwt.PyJWK:
-        with self._lock:
-            if self._keys is None:
-                self._keys = self._load()
-        if isinstance(self._keys, jwt.PyJWKClient):
-            try:
-                return self._keys.get_signing_key(kid)
-            except jwt.PyJWKClientError as exc:
-                raise AuthenticationError(f"no key with this kid in the issuer's JWKS ({type(exc).__name__})") from None
-        for key in self._keys.keys:
-            if key.key_id == kid:
-                return key  # type: ignore[no-any-return]
-        raise AuthenticationError("no key with this kid in the issuer's JWKS file")
+    @property
+    def jwks_is_url(self) -> bool:
+        return self.jwks.startswith(("https://", "http://"))
 
-    def _load(self) -> Any:
-        if self.jwks.startswith(("https://", "http://")):
-            return jwt.PyJWKClient(self.jwks, cache_keys=True, lifespan=300, timeout=JWKS_TIMEOUT_SECONDS)
-        return jwt.PyJWKSet.from_json(Path(self.jwks).read_text(encoding="utf-8"))
+    def signing_key(self, kid: str) -> jwt.PyJWK:
+        """The issuer's key `kid`. Keys from a URL are fetched again when JWKS_LIFESPAN_SECONDS old, and
+        when a kid is not among them, but then at most once per JWKS_REFETCH_SECONDS (a failed fetch
+        counts), under one lock: a flood of forged kids makes one request, not one each."""
+        with self._lock:
+            now = time.monotonic()
+            if self._keys is None and not self.jwks_is_url:
+                self._keys = jwt.PyJWKSet.from_json(Path(self.jwks).read_text(encoding="utf-8"))
+            elif self.jwks_is_url and (self._keys is None or self._age(self._fetched_at, now) >= JWKS_LIFESPAN_SECONDS):
+                self._fetch_if_due(now)
+            key = self._find(kid)
+            if key is None and self.jwks_is_url:
+                self._fetch_if_due(now)
+                key = self._find(kid)
+        if key is None:
+            raise AuthenticationError("no key with this kid in the issuer's JWKS (or the JWKS could not be fetched)")
+        return key
+
+    @staticmethod
+    def _age(then: float | None, now: float) -> float:
+        return float("inf") if then is None else now - then
+
+    def _find(self, kid: str) -> jwt.PyJWK | None:
+        return next((key for key in self._keys.keys if key.key_id == kid), None) if self._keys else None
+
+    def _fetch_if_due(self, now: float) -> None:
+        if self._age(self._attempted_at, now) < JWKS_REFETCH_SECONDS:
+            return
+        self._attempted_at = now
+        try:
+            fetched = jwt.PyJWKClient(self.jwks, cache_jwk_set=False, timeout=JWKS_TIMEOUT_SECONDS).fetch_data()
+            self._keys = jwt.PyJWKSet.from_dict(fetched)
+            self._fetched_at = now
+        except Exception as exc:  # the EHR's endpoint is down or answers nonsense: keep the keys we had
+            logger.warning(
+                json.dumps({"event": "jwks_fetch_failed", "issuer": self.issuer, "error": type(exc).__name__})
+            )
 
 
 def parse_trust(value: str) -> TrustedClient:
@@ -213,12 +244,25 @@ def trusted_clients(settings: Settings) -> dict[str, TrustedClient]:
     return {client.issuer: client for client in clients}
 
 
-class Authenticator:
-    """Checks the bearer JWT of a call against the trusted issuers; remembers `jti`s until they expire."""
+SharedReplayCheck = Callable[[str, str, float, float], bool]
+"""(issuer, jti, exp, purge_before) -> whether this is the token's first use anywhere (the case
+store's table of used tokens, decision.store.replay)."""
 
-    def __init__(self, clients: dict[str, TrustedClient], clock: Any = time.time) -> None:
+
+class Authenticator:
+    """Checks the bearer JWT of a call against the trusted issuers; refuses a `jti` used before.
+
+    A `jti` is remembered by this process until its token expires and, when `shared` is given, in
+    the database every replica of the service shares, so a replay to another worker or after a
+    restart is refused too. A shared check that cannot run (the database is down) leaves this
+    process's own memory as the check, and says so in the log."""
+
+    def __init__(
+        self, clients: dict[str, TrustedClient], clock: Any = time.time, shared: SharedReplayCheck | None = None
+    ) -> None:
         self.clients = clients
         self.clock = clock
+        self.shared = shared
         self._seen: dict[tuple[str, str], float] = {}
         self._seen_lock = threading.Lock()
 
@@ -272,3 +316,16 @@ class Authenticator:
             if (issuer, jti) in self._seen:
                 raise AuthenticationError("jti seen before (a replay)")
             self._seen[(issuer, jti)] = expires
+        if self.shared is None:
+            return
+        try:
+            first = self.shared(issuer, jti, expires, now - CLOCK_SKEW_SECONDS)
+        except Exception as exc:
+            logger.warning(
+                json.dumps(
+                    {"event": "replay_store_unavailable", "error": type(exc).__name__, "checked": "this process only"}
+                )
+            )
+            return
+        if not first:
+            raise AuthenticationError("jti seen before by another worker or before a restart (a replay)")
