@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,7 @@ from decision.diff import DiffInWords, diff_in_words, field_question
 from decision.evaluator import CaseEvaluator
 from decision.fields import case_layout
 from decision.report import MissingInformation, Report
+from decision.verdict import rule_text
 
 ENTRY_NAME = "name"
 """The item field a missing-information question's `about` names entries by (a drug as written)."""
@@ -180,9 +182,14 @@ def assess(evaluator: CaseEvaluator, case: Any, policy: str | None = None) -> Re
     return evaluator.evaluate(case, policy)
 
 
-def rule_statements(evaluator: CaseEvaluator) -> dict[str, str]:
-    """Each rule's statement, by id: how a what-if names the rules it changes."""
-    return {entry.rule.id: entry.rule.statement for entry in evaluator.knowledge.rules}
+@lru_cache(maxsize=16)
+def rule_statements(evaluator: CaseEvaluator, policy: str) -> dict[str, str]:
+    """Each rule's statement under a policy (its figures filled in), by id: how a what-if names the
+    rules it changes. Kept per evaluator and policy: a reload brings a new evaluator."""
+    compiled = evaluator.policies.get(policy)
+    if compiled is None:
+        return {}
+    return {c.entry.rule.id: rule_text(c.entry.rule, compiled).statement for c in compiled.rules}
 
 
 @dataclass(frozen=True)
@@ -201,7 +208,7 @@ def what_if(
     themselves are not changed until the clinician keeps the change."""
     changed_case = changed(case, change)
     after = evaluator.evaluate(changed_case, policy)
-    return WhatIf(changed_case, after, diff_in_words(report, after, rule_statements(evaluator)))
+    return WhatIf(changed_case, after, diff_in_words(report, after, rule_statements(evaluator, after.policy)))
 
 
 def save(store: Store, case: dict[str, Any], report: Report, title: str, who: str) -> str:
