@@ -332,14 +332,14 @@ class CrpsCriteria(BaseModel):
         default=None,
         ge=0,
         le=4,
-        title="Budapest symptom categories met (of 4)",
+        title="Symptom categories met (Budapest criteria, of 4)",
         description="Budapest symptom categories met (of 4).",
     )
     sign_categories: int | None = Field(
         default=None,
         ge=0,
         le=4,
-        title="Budapest sign categories met (of 4)",
+        title="Sign categories met (Budapest criteria, of 4)",
         description="Budapest sign categories met (of 4).",
     )
     other_diagnosis_excluded: bool | None = Field(default=None, title="Other diagnosis excluded?")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 
 from decision.case import vocabulary
-from decision.report import Finding, IgnoredInput, Reason, Report, ReportCandidate
+from decision.report import Finding, IgnoredInput, MissingInformation, Reason, Report, ReportCandidate
+from decision.wording import asking_order, citation, question, shipped_knowledge
+from knowledge.loader import Knowledge
 
 STATUS_LABEL = {
     "indicated": "INDICATED",
@@ -59,7 +61,24 @@ def reason_label(reason: Reason) -> str:
     )
 
 
-def to_text(report: Report) -> str:
+def _asked(report: Report, knowledge: Knowledge) -> list[MissingInformation]:
+    """Missing information in the order a clinician asks it: red flags first, then the form's order."""
+    order = asking_order(knowledge, [m.field for m in report.missing_information])
+    return sorted(report.missing_information, key=lambda m: order.index(m.field))
+
+
+def cited(report: Report) -> list[str]:
+    """Every source reference the report cites, in order of first appearance."""
+    refs = [ref for f in (*report.red_flags, *report.contraindications, *report.warnings) for ref in f.sources]
+    for cand in report.candidates:
+        refs += [ref for step in cand.antithrombotic_plan for ref in step.sources]
+        refs += [ref for reason in cand.reasons for ref in reason.sources]
+    return list(dict.fromkeys(refs))
+
+
+def to_text(report: Report, knowledge: Knowledge | None = None) -> str:
+    """The report for a terminal; questions and source titles from `knowledge` (the shipped one if not given)."""
+    knowledge = knowledge or shipped_knowledge()
     lines = [
         f"spine-cds report for case {_one_line(report.case_id)}",
         f"policy: {report.policy} ({report.policy_title}); knowledge {report.knowledge_version} "
@@ -89,8 +108,9 @@ def to_text(report: Report) -> str:
         lines += ["STEROID INJECTIONS SO FAR", f"  {report.steroid_injections.text}", ""]
     if report.missing_information:
         lines.append("MISSING INFORMATION (needed before a decision)")
-        for item in report.missing_information:
-            lines.append(f"  - {item.field}{_about(item.about)}: {item.why} (rule {item.rule_id})")
+        for item in _asked(report, knowledge):
+            lines.append(f"  - {question(knowledge, item.field)}{_about(item.about)}")
+            lines.append(f"      {item.why} (rule {item.rule_id}; field {item.field})")
         lines.append("")
     for title, findings in (("CONTRAINDICATIONS", report.contraindications), ("WARNINGS", report.warnings)):
         if findings:
@@ -102,6 +122,15 @@ def to_text(report: Report) -> str:
     if report.ignored_input:
         lines.append("IGNORED INPUT (in the record, not used for this assessment)")
         lines += [f"  - {_ignored(item)}" for item in report.ignored_input]
+        lines.append("")
+    refs = cited(report)
+    if refs:
+        lines.append("SOURCES")
+        for ref in refs:
+            source = citation(knowledge, ref)
+            where = f", {source.section}" if source.section else ""
+            link = f" <{source.url}>" if source.url else ""
+            lines.append(f"  [{ref}] {source.title}{where}{link}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -129,7 +158,18 @@ def markdown_text(value: object) -> str:
     return _MARKDOWN_BLOCK_START.sub(r"\1\\\2", escaped, count=1)
 
 
-def to_markdown(report: Report) -> str:
+def citation_markdown(knowledge: Knowledge, ref: str) -> str:
+    """A citation as Markdown: the title linked when its URL is known, then the section."""
+    cited = citation(knowledge, ref)
+    title = markdown_text(cited.title)
+    if cited.url and cited.url.startswith(("https://", "http://")):
+        title = f"[{title}]({cited.url.replace(')', '%29').replace(' ', '%20')})"
+    return f"{title}, {markdown_text(cited.section)}" if cited.section else title
+
+
+def to_markdown(report: Report, knowledge: Knowledge | None = None) -> str:
+    """The report for notes and MDT papers; questions and source titles from `knowledge` (the shipped one if not given)."""
+    knowledge = knowledge or shipped_knowledge()
     out = [
         f"# spine-cds report: {markdown_text(_one_line(report.case_id))}",
         "",
@@ -170,8 +210,9 @@ def to_markdown(report: Report) -> str:
     if report.missing_information:
         out += ["## Missing information", ""]
         out += [
-            f"- `{m.field}`{markdown_text(_about(m.about))}: {markdown_text(m.why)} (`{m.rule_id}`)"
-            for m in report.missing_information
+            f"- **{markdown_text(question(knowledge, m.field) + _about(m.about))}** {markdown_text(m.why)} "
+            f"(`{m.rule_id}`; `{m.field}`)"
+            for m in _asked(report, knowledge)
         ]
         out.append("")
     for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
@@ -184,5 +225,10 @@ def to_markdown(report: Report) -> str:
     if report.ignored_input:
         out += ["## Ignored input", "", "In the record, not used for this assessment:", ""]
         out += [f"- {markdown_text(_ignored(item))}" for item in report.ignored_input]
+        out.append("")
+    refs = cited(report)
+    if refs:
+        out += ["## Sources", ""]
+        out += [f"- `{ref}`: {citation_markdown(knowledge, ref)}" for ref in refs]
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -427,4 +427,51 @@ def check_rules(knowledge: Knowledge) -> list[str]:
     if raised is not None:
         where = "procedures.yaml: bleeding_risk_raised_when"
         _check_in_every_policy(knowledge, None, raised, where, catalogue, unknowable, "candidate", problems)
+    return problems + check_questions(knowledge)
+
+
+@cache
+def question_paths() -> tuple[str, ...]:
+    """Every case path a clinician is asked, in the form's order: the case's own fields, each part's
+    fields, each list (`medications`) and its items' fields (`medications.name`), the reference ranges."""
+    paths: list[str] = []
+    for group in case_layout():
+        if group.repeated or group.keys:
+            paths.append(group.path)
+            paths.extend(f"{group.path}.{spec.path}" for spec in group.fields)
+        else:
+            paths.extend(spec.path for spec in group.fields)
+    return tuple(paths)
+
+
+def check_questions(knowledge: Knowledge) -> list[str]:
+    """questions.yaml asks every case field once and names no field the case does not have, so no
+    question shows a field path and none is left behind when the case model grows."""
+    questions = knowledge.questions
+    if questions is None:
+        return []  # a missing file is reported by the loader
+    expected = question_paths()
+    problems = [
+        f"questions.yaml: no question for case field {path!r}" for path in expected if path not in questions.questions
+    ]
+    problems += [
+        f"questions.yaml: {path!r} is not a case field{did_you_mean(path, expected)}"
+        for path in questions.questions
+        if path not in expected
+    ]
+    for path, when in questions.not_asked_when.items():
+        if path not in expected:
+            problems.append(
+                f"questions.yaml: not_asked_when: {path!r} is not a case field{did_you_mean(path, expected)}"
+            )
+        for other, values in when.items():
+            spec = field_catalogue().scalars.get(other)
+            if spec is None:
+                problems.append(f"questions.yaml: not_asked_when.{path}: {other!r} is not a case field")
+                continue
+            problems += [
+                f"questions.yaml: not_asked_when.{path}: {v!r} is not a value of {other}{did_you_mean(v, spec.choices)}"
+                for v in values
+                if spec.choices and v not in spec.choices
+            ]
     return problems

@@ -28,6 +28,7 @@ from decision.report import (
     status_rank,
 )
 from decision.truth import Evaluator, dedupe
+from decision.wording import not_met_text, undecided_text
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule
@@ -263,7 +264,7 @@ class VerdictBuilder:
                         status = worst(status, "needs_information")
                     missing.extend((path, compiled, entries_concerned(evaluator, rule, path, "U")) for path in fields)
                 title = self.texts[rule.id].title
-                text = f"Undecided until answered ({', '.join(fields)}): {title}."
+                text = undecided_text(title, fields)
                 reasons.append(
                     self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
                 )
@@ -304,8 +305,7 @@ class VerdictBuilder:
             unmet = evaluator.unmet(rule.when)
             if not unmet:
                 continue
-            detail = "; ".join(describe(n) for n in unmet)
-            text = f"Not met: {self.texts[rule.id].title} (requires {detail})."
+            text = not_met_text(self.knowledge, self.texts[rule.id].title, unmet, self.params)
             out.append(self._reason(rule, "not_met", None, text=text))
         return out
 

@@ -26,6 +26,7 @@ from knowledge.schema import (
     PolicyParam,
     ProcedureCatalogue,
     ProcedureOption,
+    Questions,
     Rule,
     RuleFile,
     Source,
@@ -74,6 +75,7 @@ class Knowledge:
     hold_tables: dict[str, HoldTable] = field(default_factory=dict)
     tabled_medications: frozenset[str] = frozenset()
     patient_information: PatientInformation | None = None
+    questions: Questions | None = None
 
     @property
     def version(self) -> str:
@@ -357,6 +359,7 @@ def load_knowledge(root: Path | None = None, *, release: bool = True) -> Knowled
         problems.append("sources.yaml: expected a mapping with a `sources:` list")
     catalogue = _model(ProcedureCatalogue, read("procedures.yaml"), "procedures.yaml", problems)
     information = _model(PatientInformation, read("patient_information.yaml"), "patient_information.yaml", problems)
+    questions = _model(Questions, read("questions.yaml"), "questions.yaml", problems)
     if information is not None:
         for ref in information.references():
             _check_ref(ref, sources, "patient_information.yaml", problems)
@@ -465,6 +468,7 @@ def load_knowledge(root: Path | None = None, *, release: bool = True) -> Knowled
         bleeding_risk_raised_sources=catalogue.bleeding_risk_raised_sources,
         hold_tables=hold_tables,
         patient_information=information,
+        questions=questions,
         tabled_medications=frozenset().union(*(tabled_medications(t) for t in hold_tables.values())),
     )
 

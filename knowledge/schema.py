@@ -326,6 +326,30 @@ class PatientInformation(BaseModel):
         return [item.source for item in items]
 
 
+class RedFlagGroup(BaseModel):
+    """How the red-flag questions are asked together: their heading and the "none of these" choice."""
+
+    model_config = STRICT
+    heading: str
+    none_of_these: str
+
+
+class Questions(BaseModel):
+    """The clinician's question for each case field (by field path), declared once for review.
+
+    Which paths must have a question is the case model's business: `decision.fields` checks the
+    keys against it when the knowledge is compiled, as it checks the fields rules read."""
+
+    model_config = STRICT
+    title: str
+    red_flags: RedFlagGroup
+    not_asked_when: dict[str, dict[str, tuple[str, ...]]] = Field(
+        default_factory=dict,
+        description="A question left out when another answer makes it inapplicable: {path: {field: [values]}}.",
+    )
+    questions: dict[str, str] = Field(min_length=1)
+
+
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     """JSON schema of a knowledge file model, for reviewers' tooling."""
     return model.model_json_schema()
