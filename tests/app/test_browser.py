@@ -170,16 +170,19 @@ def test_a_trainee_sees_the_matrix_and_the_rules(page: object, app_url: str) -> 
 def test_the_mdt_records_a_decision_that_survives_a_reload(page: object, app_url: str) -> None:
     page.goto(f"{app_url}/mdt")  # type: ignore[attr-defined]
     page.get_by_text("MDT: review cases").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text("Demo cases too").click()  # type: ignore[attr-defined]  # the list shows real cases only
     _choose(page, "Open a case", "(esi-lumbar-radicular-indicated)")
     page.get_by_text("The meeting's decision").wait_for()  # type: ignore[attr-defined]
-    _choose(page, "Chosen procedure", "epidural_steroid_injection/transforaminal/lumbar")
+    page.get_by_text("The meeting chooses", exact=False).first.wait_for()  # type: ignore[attr-defined]  # no default
+    _choose(page, "Chosen procedure", "Epidural steroid injection, transforaminal")
     page.get_by_text("Decided by: local user, not authenticated (from the sign-in)").wait_for()  # type: ignore[attr-defined]
     page.get_by_role("button", name="Record decision").click()  # type: ignore[attr-defined]
     page.get_by_text(  # type: ignore[attr-defined]
-        "Recorded: epidural_steroid_injection/transforaminal/lumbar by local user, not authenticated"
+        "Recorded: Epidural steroid injection, transforaminal, lumbar spine (L4-L5) by local user, not authenticated"
     ).wait_for()
     page.reload()  # type: ignore[attr-defined]
     page.get_by_text("MDT: review cases").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text("Demo cases too").click()  # type: ignore[attr-defined]
     _choose(page, "Open a case", "(esi-lumbar-radicular-indicated)")
     page.get_by_role("cell", name="local user, not authenticated").first.wait_for()  # type: ignore[attr-defined]
     assert "decision recorded" in page.inner_text("body")  # type: ignore[attr-defined]

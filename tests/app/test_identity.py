@@ -61,12 +61,15 @@ def test_without_configured_sign_in_every_save_and_decision_is_audited_as_the_lo
     assert [e.who for e in CaseStore().audit_trail(saved)] == [LOCAL_USER]
     mdt = _page("mdt.mdt_page").run()
     mdt.selectbox(key="mdt_case").set_value(saved).run()
+    offered = CaseStore().stored_case(saved).report.offered()[0]
+    mdt.selectbox(key=f"mdt_proc_{saved}").set_value(offered)  # the chair chooses: nothing is preselected
     next(b for b in mdt.button if b.label == "Record decision").click().run()
     assert CaseStore().decisions(saved)[-1].decided_by == LOCAL_USER
 
 
 def test_the_mdt_decision_has_no_free_text_name_and_records_the_signed_in_chair() -> None:
     at = _page("mdt.mdt_page", _signed_in("Dr Chair", ["mdt_chair"])).run()
+    at.toggle(key="mdt_show_demo").set_value(True).run()  # CASE_ID is a demo case
     at.selectbox(key="mdt_case").set_value(CASE_ID).run()
     assert not at.exception and not at.text_input  # no "Decided by" box: who decided is the sign-in
     at.selectbox(key=f"mdt_proc_{CASE_ID}").set_value("none")

@@ -278,13 +278,14 @@ def test_the_mdt_page_records_an_override_and_audits_it() -> None:
     CaseStore().seed_demo_cases(demo_cases(), evaluate)  # the app never seeds: the test's store is given cases
     at = _page("mdt.mdt_page").run()
     assert not at.exception
+    at.toggle(key="mdt_show_demo").set_value(True).run()  # the seeded cases are demo cases
     at.selectbox(key="mdt_case").set_value("esi-lumbar-radicular-indicated").run()
     at.selectbox(key="mdt_proc_esi-lumbar-radicular-indicated").set_value("none")
     _button(at, "Record decision").click().run()
     assert any("override reason" in e.value for e in at.error)
     at.text_area(key="mdt_reason_esi-lumbar-radicular-indicated").set_value("patient declined injection")
     _button(at, "Record decision").click().run()
-    assert any("Recorded: none by local user, not authenticated" in s.value for s in at.success)
+    assert any("Recorded: No procedure by local user, not authenticated" in s.value for s in at.success)
     audit = at.table[-1].value
     assert "decision recorded" in audit["what"].tolist() and "local user, not authenticated" in audit["who"].tolist()
     _button(at, "Verify the audit trail").click().run()
