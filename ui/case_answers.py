@@ -14,7 +14,8 @@ plain functions the tests and the app benchmark (`ui/app_bench.py`) call directl
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -122,6 +123,11 @@ def _value_words(value: Any) -> str:
     return str(value)
 
 
+def fingerprint(data: Any) -> str:
+    """The answers as one text, to tell whether they changed between two runs of the page."""
+    return json.dumps(data, sort_keys=True, default=str)
+
+
 @dataclass
 class CaseAnswers:
     """The answers of the case on the page. `revision` moves on whenever they change other than
@@ -132,6 +138,8 @@ class CaseAnswers:
     shown: int = 0
     form_case: Any = None
     """The answers the form last showed (None: show every answer again, as for a new case)."""
+    _report: tuple[Any, Report] | None = field(default=None, repr=False, compare=False)
+    _what_if: tuple[Any, WhatIf] | None = field(default=None, repr=False, compare=False)
 
     def load(self, case: Any) -> None:
         """A new case (a demo, pasted JSON, a shared link): the whole form is refilled from it."""
@@ -171,6 +179,21 @@ class CaseAnswers:
     def form_behind(self) -> bool:
         """Whether the form shows older answers than these (it refills before drawing its widgets)."""
         return self.shown != self.revision
+
+    def report(self, evaluator: CaseEvaluator, policy: str | None = None) -> Report:
+        """The report for these answers; the same answers, knowledge and policy give the report kept
+        from the last run (every click reruns the page, and most clicks change no answer)."""
+        key = (id(evaluator), policy, fingerprint(self.case))
+        if self._report is None or self._report[0] != key:
+            self._report = (key, assess(evaluator, self.case, policy))
+        return self._report[1]
+
+    def what_if(self, evaluator: CaseEvaluator, report: Report, change: Change, policy: str | None = None) -> WhatIf:
+        """`what_if` on these answers, kept while the answers, the change and the policy stay."""
+        key = (id(evaluator), policy, fingerprint(self.case), fingerprint(change.model_dump()))
+        if self._what_if is None or self._what_if[0] != key:
+            self._what_if = (key, what_if(evaluator, self.case, report, change, policy))
+        return self._what_if[1]
 
 
 class Store(Protocol):

@@ -17,7 +17,7 @@ from decision.diff import DiffInWords, field_question, missing_question
 from decision.evaluator import InvalidCase
 from decision.fields import NOT_RULE_FIELDS, FieldGroup, FieldSpec, case_layout, field_catalogue
 from decision.report import MissingInformation, Report
-from ui.case_answers import CaseAnswers, Change, entries_asked, entry_words, what_if
+from ui.case_answers import CaseAnswers, Change, entries_asked, entry_words
 from ui.case_form import HistoryTable, answer_widget, chosen_list_answer, history_answer
 from ui.components import evaluator
 from ui.record_text import markdown_text
@@ -170,7 +170,7 @@ def what_if_panel(answers: CaseAnswers, report: Report, policy: str | None) -> N
             answered, value = answer_widget(fields[choice], f"{WHAT_IF_PREFIX}value")
             change = Change(path=choice, value=value if answered else None)
         try:
-            result = what_if(evaluator(), case, report, change, policy)
+            result = answers.what_if(evaluator(), report, change, policy)
         except InvalidCase as exc:
             st.error(
                 "That change makes the case invalid:\n"

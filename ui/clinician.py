@@ -14,7 +14,7 @@ from decision.evaluator import InvalidCase
 from decision.fhir import FhirInputError, case_from_bundle
 from decision.letter import clinical_letter, document_markdown
 from decision.report import Report
-from ui.case_answers import CaseAnswers, assess, save
+from ui.case_answers import CaseAnswers, save
 from ui.case_form import case_form
 from ui.case_questions import missing_questions, what_if_panel
 from ui.components import demos, evaluator, show_report, store, store_refusals_shown
@@ -35,7 +35,10 @@ def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
         st.download_button("Report as Markdown", document_markdown(letter), file_name=f"{report.case_id or 'case'}.md")
     with cols[1]:
         st.download_button(
-            "Report as PDF", document_pdf(letter), file_name=f"{report.case_id or 'case'}.pdf", mime="application/pdf"
+            "Report as PDF",
+            lambda: document_pdf(letter),  # laid out on the click, not on every rerun (seconds per page)
+            file_name=f"{report.case_id or 'case'}.pdf",
+            mime="application/pdf",
         )
     with cols[2]:
         title = st.text_input("Title for the MDT list", value=report.case_id or "", key="save_title")
@@ -131,7 +134,7 @@ def clinician_page() -> None:
     chosen_policy = st.selectbox("Policy profile", ["(the case's own, else clinic)", *policies], key="policy_choice")
     policy = None if chosen_policy.startswith("(") else chosen_policy
     try:
-        report = assess(evaluator(), case, policy)
+        report = answers.report(evaluator(), policy)
     except InvalidCase as exc:
         st.error("The case is not valid:\n" + "\n".join(f"- {markdown_text(p)}" for p in exc.echoed_problems))
         return
