@@ -31,6 +31,7 @@ TARGET_MS = 100.0
 NEEDS_MEDICATIONS = "esi-medications-unknown-needs-information"
 OTHER_DEMO = "esi-lumbar-radicular-indicated"
 TIMEOUT = 120
+DATABASE_URL = "SPINE_CDS_DATABASE_URL"
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -139,10 +140,21 @@ def table(results: dict[str, dict[str, float]]) -> str:
 
 def run(rounds: int, calls_rounds: int) -> dict[str, dict[str, float]]:
     """Both measurements against a throwaway database; the summary by interaction."""
+    from ui.components import store
+
+    configured = os.environ.get(DATABASE_URL)
     with tempfile.TemporaryDirectory(prefix="spine-cds-bench-") as folder:
-        os.environ["SPINE_CDS_DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite"
-        samples = bench_page(rounds)
-        samples.update(bench_calls(calls_rounds))
+        os.environ[DATABASE_URL] = f"sqlite:///{folder}/bench.sqlite"
+        store.clear()  # the app's store is kept per process: make it the throwaway one
+        try:
+            samples = bench_page(rounds)
+            samples.update(bench_calls(calls_rounds))
+        finally:
+            store.clear()
+            if configured is None:
+                os.environ.pop(DATABASE_URL, None)
+            else:
+                os.environ[DATABASE_URL] = configured
     return summary(samples)
 
 

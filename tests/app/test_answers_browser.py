@@ -1,0 +1,58 @@
+"""The "listed but empty" journey in a real browser (issue 15, item 1): Playwright drives Chromium.
+
+A consultant marks the medication and imaging histories "Listed": both tables appear at once,
+before Assess; assessed with the tables left empty, the lists are asked, never read as "none".
+"""
+
+from __future__ import annotations
+
+from test_browser import _settled, _shot, app_url, page  # noqa: F401  (module fixtures)
+
+
+def _keyed(tab: object, key: str) -> object:
+    """A widget found by its key (streamlit's class for it: other characters become "-")."""
+    return tab.locator(".st-key-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in key))  # type: ignore[attr-defined]
+
+
+def _listed(tab: object, key: str) -> None:
+    """Choose "Listed" on one list's history question."""
+    _keyed(tab, key).get_by_text("Listed", exact=True).click()  # type: ignore[attr-defined]
+    _settled(tab)
+
+
+def _pick(tab: object, key: str, typed: str) -> None:
+    """Choose a selectbox's option by typing the start of its label."""
+    _settled(tab)
+    _keyed(tab, key).get_by_role("combobox").click()  # type: ignore[attr-defined]
+    tab.keyboard.type(typed)  # type: ignore[attr-defined]
+    tab.get_by_role("option").filter(has_text=typed).first.click(timeout=15_000)  # type: ignore[attr-defined]
+    _settled(tab)
+
+
+def test_listed_but_empty_lists_show_their_tables_at_once_and_are_asked_after_assess(
+    page: object,  # noqa: F811
+    app_url: str,  # noqa: F811
+) -> None:
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
+    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
+    _pick(page, "f_diagnoses.condition", "Herniated disc")
+    _pick(page, "f_diagnoses.region", "Lumbar")
+    _listed(page, "f_medications_taken")
+    _listed(page, "f_imaging_taken")
+    # no Assess yet: both tables are on the page, each saying an empty table is not "none"
+    tables = page.locator('[data-testid="stDataFrame"]')  # type: ignore[attr-defined]
+    tables.nth(1).wait_for(timeout=15_000)
+    page.get_by_text("No rows yet: the medication list is treated as not yet known").wait_for()  # type: ignore[attr-defined]
+    page.get_by_text("No rows yet: the imaging list is treated as not yet known").wait_for()  # type: ignore[attr-defined]
+    page.locator(".st-key-f_assess").get_by_role("button").click()  # type: ignore[attr-defined]
+    _settled(page)
+    box = page.get_by_text("Needs information before a decision")  # type: ignore[attr-defined]
+    box.wait_for(timeout=30_000)
+    # the needs-information box asks both lists again, as the form asks them
+    page.locator(".st-key-answer_medications_taken").wait_for()  # type: ignore[attr-defined]
+    page.locator(".st-key-answer_imaging_taken").wait_for()  # type: ignore[attr-defined]
+    body = page.inner_text("body")  # type: ignore[attr-defined]
+    assert "INDICATED WITH CAUTION" not in body
+    page.locator(".st-key-answer_medications_taken").scroll_into_view_if_needed()  # type: ignore[attr-defined]
+    _shot(page, "clinician-listed-but-empty")
