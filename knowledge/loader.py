@@ -207,6 +207,19 @@ def _check_guideline_classes(
                 )
 
 
+def _check_patient_information(
+    information: PatientInformation, vocab: Vocabulary, rules: dict[str, Any], problems: list[str]
+) -> None:
+    """The sheet describes procedures of the vocabulary, and its lines for some patients name rules
+    that exist (a misspelt rule id would silently never show its line)."""
+    where = "patient_information.yaml"
+    for procedure in information.how_it_is_done:
+        _check_id(procedure, vocab.procedures, "procedure", f"{where}: how_it_is_done", problems)
+    for item in information.for_this_patient:
+        for rule_id in item.when_rules:
+            _check_id(rule_id, rules, "rule", f"{where}: for_this_patient", problems)
+
+
 def _check_options(
     options: tuple[ProcedureOption, ...], vocab: Vocabulary, sources: dict[str, Source], problems: list[str]
 ) -> None:
@@ -440,6 +453,8 @@ def load_knowledge(root: Path | None = None, *, release: bool = True) -> Knowled
                 f"vocabulary.yaml: medications.{name}",
                 problems,
             )
+    if vocab is not None and information is not None:
+        _check_patient_information(information, vocab, index, problems)
     if vocab is not None and catalogue is not None:
         _check_options(catalogue.options, vocab, sources, problems)
         _check_guideline_classes(catalogue.options, policies, problems)

@@ -312,18 +312,47 @@ class RiskBand(BaseModel):
     items: tuple[InformationItem, ...] = Field(min_length=1)
 
 
+class ParticularItem(BaseModel):
+    """A line of the sheet that applies to some patients only: when the chosen procedure's reasons
+    include one of `when_rules` (the engine decided it applies), or when the patient takes a drug
+    the report plans to stop or restart around the procedure."""
+
+    model_config = STRICT
+    text: str
+    source: SourceRef
+    when_rules: tuple[str, ...] = ()
+    when_taking_antithrombotic: bool = False
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> ParticularItem:
+        if bool(self.when_rules) == self.when_taking_antithrombotic:
+            raise ValueError("give either when_rules or when_taking_antithrombotic: true (one of them)")
+        return self
+
+
 class PatientInformation(BaseModel):
-    """What a patient is told before the injection: risks by frequency and aftercare, each sourced."""
+    """What a patient is told before the injection: what is done and how (per procedure, only where
+    a source describes it), risks by frequency, what applies to this patient, aftercare; each sourced."""
 
     model_config = STRICT
     title: str
     source: str
+    how_it_is_done: dict[str, tuple[InformationItem, ...]] = Field(
+        default_factory=dict, description="Procedure id -> what is done and how, as the sources describe it."
+    )
+    not_described: str = Field(
+        default="", description="Said instead when no source held describes how a procedure is done."
+    )
+    risks_note: InformationItem | None = None
     risks: dict[str, RiskBand] = Field(min_length=1)
+    for_this_patient: tuple[ParticularItem, ...] = ()
     aftercare: tuple[InformationItem, ...] = Field(min_length=1)
 
     def references(self) -> list[str]:
         items = [i for band in self.risks.values() for i in band.items] + list(self.aftercare)
-        return [item.source for item in items]
+        items += [i for described in self.how_it_is_done.values() for i in described]
+        items += [self.risks_note] if self.risks_note is not None else []
+        return [item.source for item in items] + [item.source for item in self.for_this_patient]
 
 
 class RedFlagGroup(BaseModel):

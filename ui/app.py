@@ -13,6 +13,7 @@ from ui.clinician import clinician_page
 from ui.components import knowledge_banner
 from ui.identity import ROLE_TITLES, signed_in_user
 from ui.mdt import mdt_page
+from ui.patient_sheet import sheet_page
 from ui.record_text import markdown_text
 from ui.trainee import TEACHING_ROLES, matrix_page, quiz_page, rules_page
 
@@ -21,7 +22,10 @@ def main() -> None:
     st.set_page_config(page_title="spine-cds", layout="wide")
     user = signed_in_user()  # stops with a sign-in button, or a refusal off loopback without sign-in
     sections = {
-        "Clinician": (("clinician",), [st.Page(clinician_page, title="Assess a case", url_path="assess")]),
+        "Clinician": (
+            ("clinician",),
+            [st.Page(clinician_page, title="Assess a case", url_path="assess"), sheet_page()],
+        ),
         "Trainee": (
             TEACHING_ROLES,
             [

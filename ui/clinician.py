@@ -20,6 +20,7 @@ from ui.case_questions import missing_questions, what_if_panel
 from ui.components import demos, evaluator, show_report, store, store_refusals_shown
 from ui.export import document_pdf
 from ui.identity import User, require_role
+from ui.patient_sheet import patient_sheet_section
 from ui.record_text import markdown_text
 
 ANSWERS = "case_answers"
@@ -160,5 +161,6 @@ def clinician_page() -> None:
     show_report(report)
     what_if_panel(answers, report, policy)
     _save_and_share(case, report, user)
+    patient_sheet_section(report)
     with st.expander("The case as JSON"):
         st.json(case)

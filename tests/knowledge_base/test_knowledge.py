@@ -221,7 +221,7 @@ def test_the_patient_information_cites_the_seed_for_every_risk() -> None:
     texts = " ".join(i.text for band in information.risks.values() for i in band.items)
     for figure in ("1 in 50,000", "1 in 500,000", "1 in 150,000", "1 in 4"):
         assert figure in texts
-    assert all(ref.startswith("seed_003#") for ref in information.references())
+    assert all(i.source.startswith("seed_003#") for band in information.risks.values() for i in band.items)
 
 
 def test_the_asipp_profile_weighs_the_clinic_rules_with_only_the_risk_classes_changed() -> None:
