@@ -197,7 +197,9 @@ class CaseAnswers:
 
 
 class Store(Protocol):
-    def save_case(self, case: dict[str, Any], report: Report, title: str, who: str) -> str: ...
+    def save_case(
+        self, case: dict[str, Any], report: Report, title: str, who: str, *, case_id: str | None = None
+    ) -> str: ...
 
 
 def assess(evaluator: CaseEvaluator, case: Any, policy: str | None = None) -> Report:
@@ -234,6 +236,7 @@ def what_if(
     return WhatIf(changed_case, after, diff_in_words(report, after, rule_statements(evaluator, after.policy)))
 
 
-def save(store: Store, case: dict[str, Any], report: Report, title: str, who: str) -> str:
-    """The case and its report stored for the MDT list; returns the stored case's id."""
-    return store.save_case(case, report, title or "(untitled)", who=who)
+def save(store: Store, case: dict[str, Any], report: Report, title: str, who: str, case_id: str | None = None) -> str:
+    """The case and its report stored for the MDT list; returns the stored case's id. With the id of
+    a stored case, a new version of it (saved again), not a second copy."""
+    return store.save_case(case, report, title or "(untitled)", who=who, case_id=case_id)

@@ -14,13 +14,14 @@ from decision.evaluator import InvalidCase
 from decision.fhir import FhirInputError, case_from_bundle
 from decision.letter import clinical_letter, document_markdown
 from decision.report import Report
-from ui.case_answers import CaseAnswers, save
+from ui.case_answers import CaseAnswers
 from ui.case_form import case_form
 from ui.case_questions import missing_questions, what_if_panel
-from ui.components import demos, evaluator, show_report, store, store_refusals_shown
+from ui.case_saving import save_to_mdt_list, show_saved_link
+from ui.components import demos, evaluator, show_report, store
 from ui.export import document_pdf
 from ui.identity import User, require_role
-from ui.patient_sheet import patient_sheet_section
+from ui.policy_compare import policy_comparison
 from ui.record_text import markdown_text
 
 ANSWERS = "case_answers"
@@ -31,33 +32,19 @@ FORM_LEFT_OUT = "form_left_out"
 
 def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
     cols = st.columns(3)
-    assessed_at = dt.datetime.now().astimezone()
-    knowledge = evaluator().knowledge
-
-    def letter() -> Any:  # written on the download click, not on every rerun of the page
-        return clinical_letter(case, report, knowledge, assessed_at=assessed_at)
-
+    letter = clinical_letter(case, report, evaluator().knowledge, assessed_at=dt.datetime.now().astimezone())
     with cols[0]:
-        st.download_button(
-            "Report as Markdown", lambda: document_markdown(letter()), file_name=f"{report.case_id or 'case'}.md"
-        )
+        st.download_button("Report as Markdown", document_markdown(letter), file_name=f"{report.case_id or 'case'}.md")
     with cols[1]:
         st.download_button(
             "Report as PDF",
-            lambda: document_pdf(letter()),  # laid out on the click, not on every rerun (seconds per page)
+            lambda: document_pdf(letter),  # laid out on the click, not on every rerun (seconds per page)
             file_name=f"{report.case_id or 'case'}.pdf",
             mime="application/pdf",
         )
     with cols[2]:
-        title = st.text_input("Title for the MDT list", value=report.case_id or "", key="save_title")
-        if st.button("Save to the MDT list"):
-            with store_refusals_shown("Not saved"):
-                case_id = save(store(), case, report, title, who=user.audit_name)
-                st.session_state["saved_case_id"] = case_id
-    saved = st.session_state.get("saved_case_id")
-    if saved:
-        st.success(f"Saved. Shareable link (carries only a random case id): `?case={saved}`")  # the store's own token
-        st.markdown(f"[Open the saved assessment](/?case={saved})")
+        save_to_mdt_list(case, report, user)  # saving again is a new version of the stored case
+    show_saved_link()
 
 
 def _fingerprint(case: Any) -> str:
@@ -160,7 +147,7 @@ def clinician_page() -> None:
     missing_questions(answers, report)
     show_report(report)
     what_if_panel(answers, report, policy)
+    policy_comparison(case)
     _save_and_share(case, report, user)
-    patient_sheet_section(report)
     with st.expander("The case as JSON"):
         st.json(case)
