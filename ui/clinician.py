@@ -21,6 +21,7 @@ from ui.case_saving import save_to_mdt_list, show_saved_link
 from ui.components import demos, evaluator, show_report, store
 from ui.export import document_pdf
 from ui.identity import User, require_role
+from ui.patient_sheet import patient_sheet_section
 from ui.policy_compare import policy_comparison
 from ui.record_text import markdown_text
 
@@ -149,5 +150,6 @@ def clinician_page() -> None:
     what_if_panel(answers, report, policy)
     policy_comparison(case)
     _save_and_share(case, report, user)
+    patient_sheet_section(report)
     with st.expander("The case as JSON"):
         st.json(case)
