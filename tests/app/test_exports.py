@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,17 @@ def test_the_meeting_list_exports_decisions_as_csv_and_markdown(tmp_path: Path) 
     assert rows[0]["decided_by"] == "Dr Chair" and rows[0]["engine_best_status"] == "deferred"
     markdown = meeting_markdown(cases, store)
     assert "| Apixaban \\| 24 h (" in markdown and "Dr Chair" in markdown and "DEFERRED" in markdown
+
+
+def test_the_readmes_letter_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- letter-example -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "examples").mkdir()
+    shutil.copy(root / "examples" / "warfarin-inr-unknown.json", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    printed = io.StringIO()
+    monkeypatch.setattr("sys.stdout", printed)
+    exec(compile(block, "README.md", "exec"), {})  # the README's own example
+    assert "67-year-old woman" in printed.getvalue() and "# Spinal injection assessment" in printed.getvalue()
+    assert (tmp_path / "patient-information.pdf").read_bytes().startswith(b"%PDF")
