@@ -8,6 +8,7 @@ engine runs (it matches facts, it does not count) and reach it as `q<n>.min`/`q<
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,8 @@ from typing import Any
 from decision.case import using_vocabulary
 from decision.facts import UNKNOWN, Context
 from decision.fields import check_rules
-from decision.truth import Evaluator
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
+from decision.truth import Evaluator, ItemTest, compile_item
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
 from knowledge.schema import PolicyParam
 
@@ -69,6 +70,19 @@ class CompiledPolicy:
     params: dict[str, PolicyParam]
     ruleset_keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Ruleset name -> the fact keys its rules read: each ruleset gets only those (see MAX_FACT_KEYS)."""
+    case_plan: tuple[tuple[str, str, str], ...] = ()
+    """(fact key, context path, list member) of the keys that are the same in every context of a case."""
+    candidate_plan: tuple[tuple[str, str, str], ...] = ()
+    """The same for the keys that differ from candidate to candidate (candidate.*, diagnosis.*)."""
+    count_kinds: dict[int, bool] = field(default_factory=dict)
+    """id of each count node -> whether its filter compares with the candidate (then it is counted
+    per context; otherwise once per case)."""
+    count_tests: dict[int, ItemTest] = field(default_factory=dict)
+    """id of each count's filter -> the filter compiled under this policy's parameters."""
+    case_counts: tuple[tuple[Count, str, str, str], ...] = ()
+    """(count, its three fact keys) for the counts worked out once per case."""
+    context_counts: tuple[tuple[Count, str, str, str], ...] = ()
+    """The same for the counts that compare with the candidate (worked out per context)."""
 
     @property
     def engine_rule_count(self) -> int:
@@ -160,6 +174,22 @@ class _Translator:
         self.params = params
         self.counts = counts
         self.keys = keys
+        self.count_index: dict[Count, int] = {}
+
+    def _count_index(self, node: Count) -> int:
+        """The count's position among those compiled so far (an equal count shares its fact keys);
+        looked up by hash: comparing each new count with every earlier one took most of the
+        compile time."""
+        try:
+            found = self.count_index.get(node)
+        except TypeError:  # a count that cannot be hashed is compared one by one
+            found = self.counts.index(node) if node in self.counts else None
+        if found is None:
+            found = len(self.counts)
+            self.counts.append(node)
+            with contextlib.suppress(TypeError):
+                self.count_index[node] = found
+        return found
 
     def _value(self, value: Any) -> Any:
         return self.params[value.param] if isinstance(value, ParamRef) else value
@@ -191,9 +221,7 @@ class _Translator:
         return [_conj([self._known(key), (op, key, value)])]
 
     def count(self, node: Count, want: str) -> Dnf:
-        if node not in self.counts:
-            self.counts.append(node)
-        index = self.counts.index(node)
+        index = self._count_index(node)
         low, high, span = f"q{index}.min", f"q{index}.max", f"q{index}.span"
         self.keys.update((low, high, span))
         n = self._value(node.value)
@@ -309,15 +337,37 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         name = f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"
         chunks[name] = chunk
         ruleset_keys[name] = tuple(sorted(chunk_keys))
+    fact_keys = tuple(sorted(keys))
+    plan = [(key, *key.partition(":")[::2]) for key in fact_keys if not key.startswith("q")]
     return CompiledPolicy(
         policy_id=policy_id,
         rulesets=chunks,
         rules=tuple(compiled),
         counts=tuple(counts),
-        fact_keys=tuple(sorted(keys)),
+        fact_keys=fact_keys,
         params=params,
         ruleset_keys=ruleset_keys,
+        case_plan=tuple(step for step in plan if not step[1].startswith(CANDIDATE_PATHS)),
+        candidate_plan=tuple(step for step in plan if step[1].startswith(CANDIDATE_PATHS)),
+        count_kinds={id(node): _per_context(node) for node in counts},
+        count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
+        case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
+        context_counts=tuple(keyed for keyed in _count_keys(counts) if _per_context(keyed[0])),
     )
+
+
+def _count_keys(counts: list[Count]) -> list[tuple[Count, str, str, str]]:
+    return [(node, f"q{i}.min", f"q{i}.max", f"q{i}.span") for i, node in enumerate(counts)]
+
+
+CANDIDATE_PATHS = ("candidate.", "diagnosis.")
+"""Context fields that differ between the candidates of one case; every other field of a candidate's
+context is the whole case's (decision.contexts builds them so)."""
+
+
+def _per_context(node: Count) -> bool:
+    """Whether a count's filter compares with the candidate (`same_as`), so differs per context."""
+    return node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where))
 
 
 def _atom_key(atom: Atom) -> str:
@@ -393,4 +443,39 @@ def engine_fact(context: Context, policy: CompiledPolicy, evaluator: Evaluator) 
     return fact
 
 
-__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge", "engine_fact"]
+def _fact_values(fact: dict[str, Any], values: dict[str, Any], plan: tuple[tuple[str, str, str], ...]) -> None:
+    for key, path, member in plan:
+        value = values.get(path, UNKNOWN)
+        if value is UNKNOWN:
+            fact[key] = MISSING
+        elif member:
+            fact[key] = member in value
+        else:
+            fact[key] = value
+
+
+def _fact_counts(fact: dict[str, Any], counts: tuple[tuple[Count, str, str, str], ...], evaluator: Evaluator) -> None:
+    for node, low_key, high_key, span_key in counts:
+        low, high = evaluator.count_range(node)
+        fact[low_key] = low
+        fact[high_key] = high
+        fact[span_key] = high - low
+
+
+def engine_facts(contexts: list[Context], policy: CompiledPolicy, evaluators: list[Evaluator]) -> list[dict[str, Any]]:
+    """The engine facts of a case's contexts, equal to `engine_fact` for each, with what is the same
+    in every context (the case's own fields, the counts that do not compare with the candidate)
+    worked out once per case rather than once per context."""
+    shared: dict[str, Any] = {}
+    _fact_values(shared, contexts[0].values, policy.case_plan)
+    _fact_counts(shared, policy.case_counts, evaluators[0])
+    facts = []
+    for context, evaluator in zip(contexts, evaluators, strict=True):
+        fact = {"k": context.kind, "ctx": context.index, **shared}
+        _fact_values(fact, context.values, policy.candidate_plan)
+        _fact_counts(fact, policy.context_counts, evaluator)
+        facts.append(fact)
+    return facts
+
+
+__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge", "engine_fact", "engine_facts"]

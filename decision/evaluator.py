@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from decision.case import Case, using_vocabulary
-from decision.compile import CompiledPolicy, compile_knowledge, engine_fact
+from decision.compile import CompiledPolicy, compile_knowledge, engine_facts
 from decision.contexts import build_contexts
 from decision.engine import RulesEngine
 from decision.facts import Context
@@ -101,8 +101,10 @@ class CaseEvaluator:
         params = compiled.param_values()
         contexts = build_contexts(valid, self.knowledge, params)
         case_memo: dict[int, Any] = {}
-        evaluators = [Evaluator(context, params, case_memo) for context in contexts]
-        facts = [engine_fact(c, compiled, e) for c, e in zip(contexts, evaluators, strict=True)]
+        evaluators = [
+            Evaluator(context, params, case_memo, compiled.count_kinds, compiled.count_tests) for context in contexts
+        ]
+        facts = engine_facts(contexts, compiled, evaluators)
         return PreparedCase(valid, policy_id, compiled, contexts, evaluators, facts)
 
     def evaluate(self, case: Case | dict[str, Any], policy: str | None = None) -> Report:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from decision.facts import UNKNOWN, Context, case_path
@@ -89,16 +90,113 @@ def _count_truth(op: str, low: int, high: int, n: Any) -> Truth:
     return "F" if not (low <= n <= high) else "U"
 
 
+ItemTest = Callable[[Mapping[str, Any], "Evaluator"], Truth]
+"""A list filter compiled for one policy: the truth of `where` for one list item, in a context."""
+
+_SWAP: dict[Truth, Truth] = {"T": "F", "F": "T", "U": "U"}
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "in": lambda actual, expected: actual in expected,
+    "not_in": lambda actual, expected: actual not in expected,
+    "contains": lambda actual, expected: expected in actual,
+}
+
+
+def compile_item(node: ConditionNode, params: Mapping[str, Any]) -> ItemTest:
+    """`Evaluator.item` for one filter, worked out once per policy: the same answers, without
+    dispatching on the node's type and resolving its parameters for every item of every count."""
+    if isinstance(node, (AllOf, AnyOf)):
+        parts = tuple(compile_item(child, params) for child in node.items)
+        decisive: Truth = "F" if isinstance(node, AllOf) else "T"
+        other: Truth = "T" if isinstance(node, AllOf) else "F"
+
+        def combined(item: Mapping[str, Any], ev: Evaluator) -> Truth:
+            unknown = False
+            for part in parts:
+                result = part(item, ev)
+                if result == decisive:
+                    return decisive
+                unknown = unknown or result == "U"
+            return "U" if unknown else other
+
+        return combined
+    if isinstance(node, NotOf):
+        inner = compile_item(node.item, params)
+        return lambda item, ev: _SWAP[inner(item, ev)]
+    if isinstance(node, IsUnknown):
+        unknown_field = node.field
+        return lambda item, ev: "T" if item.get(unknown_field) is None else "F"
+    if not isinstance(node, Compare):
+        return lambda item, ev: ev.item(node, item)
+    name = node.field
+    value = resolve(node.value, params)
+    if node.op == "within_months":
+        months = int(value)
+
+        def within(item: Mapping[str, Any], ev: Evaluator) -> Truth:
+            actual = item.get(name)
+            when = ev.context.assessment_date
+            if actual is None or when is None:
+                return "U"
+            return "T" if months_before(when, months) <= actual <= when else "F"
+
+        return within
+    if node.op == "same_as":
+        target_field = str(node.value)
+
+        def same(item: Mapping[str, Any], ev: Evaluator) -> Truth:
+            actual = item.get(name)
+            if actual is None:
+                return "U"
+            target = ev.context.values.get(target_field, UNKNOWN)
+            if target is UNKNOWN:
+                return "U"
+            return "T" if actual == target else "F"
+
+        return same
+    test = _OPS.get(node.op)
+    if test is None:
+        return lambda item, ev: ev.item(node, item)
+
+    def compare(item: Mapping[str, Any], ev: Evaluator) -> Truth:
+        actual = item.get(name)
+        if actual is None:
+            return "U"
+        return "T" if test(actual, value) else "F"
+
+    return compare
+
+
 class Evaluator:
     """Evaluates conditions in one context under one policy's parameters."""
 
-    def __init__(self, context: Context, params: Mapping[str, Any], case_memo: dict[int, Any] | None = None) -> None:
+    def __init__(
+        self,
+        context: Context,
+        params: Mapping[str, Any],
+        case_memo: dict[int, Any] | None = None,
+        count_kinds: Mapping[int, bool] | None = None,
+        count_tests: Mapping[int, ItemTest] | None = None,
+    ) -> None:
         """`case_memo` is shared by the evaluators of one case: a count whose filter never compares
-        with the candidate is the same in every context, so it is worked out once per case."""
+        with the candidate is the same in every context, so it is worked out once per case.
+        `count_kinds` (id of a compiled count -> whether it compares with the candidate) is worked
+        out once at compile time. Given it, the evaluator also remembers each condition's truth:
+        its context must then no longer change (the verdict asks the same parts again and again).
+        `count_tests` (id of a filter -> `compile_item` of it) are the policy's compiled filters."""
         self.context = context
         self.params = params
         self._case_memo: dict[int, Any] = {} if case_memo is None else case_memo
         self._own: dict[int, tuple[int, int]] = {}
+        self._kinds: Mapping[int, bool] = count_kinds or {}
+        self._truths: dict[int, Truth] | None = None if count_kinds is None else {}
+        self._fields: dict[int, list[str]] | None = None if count_kinds is None else {}
+        self._tests: Mapping[int, ItemTest] = count_tests or {}
 
     # -- items of a case list -------------------------------------------------------------
     def item(self, node: ConditionNode, item: Mapping[str, Any]) -> Truth:
@@ -131,6 +229,13 @@ class Evaluator:
     def count_range(self, node: Count) -> tuple[int, int]:
         """How many items surely match, and how many might (unknown fields counted as may-match)."""
         key = id(node)  # nodes belong to the loaded knowledge, alive for the whole case
+        per_context = self._kinds.get(key)
+        if per_context is not None:
+            memo = self._own if per_context else self._case_memo
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = self._count(node)
+            return found
         shared = self._case_memo.get(key)
         if shared is _PER_CONTEXT:
             if key not in self._own:
@@ -150,9 +255,12 @@ class Evaluator:
         items = self.context.lists.get(node.list)
         if items is None:
             return 0, UNBOUNDED
+        if node.where is None:
+            return len(items), len(items)
+        test = self._tests.get(id(node.where))
         low = high = 0
         for item in items:
-            result = "T" if node.where is None else self.item(node.where, item)
+            result = self.item(node.where, item) if test is None else test(item, self)
             if result == "T":
                 low += 1
                 high += 1
@@ -162,6 +270,16 @@ class Evaluator:
 
     # -- the whole condition -----------------------------------------------------------------
     def truth(self, node: ConditionNode) -> Truth:
+        memo = self._truths
+        if memo is None:
+            return self._truth(node)
+        key = id(node)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._truth(node)
+        return found
+
+    def _truth(self, node: ConditionNode) -> Truth:
         if isinstance(node, AllOf):
             return _combine_all([self.truth(child) for child in node.items])
         if isinstance(node, AnyOf):
@@ -183,6 +301,16 @@ class Evaluator:
     # -- explanations ------------------------------------------------------------------------
     def unknown_fields(self, node: ConditionNode) -> list[str]:
         """The case fields whose answers would decide an unknown condition."""
+        memo = self._fields
+        if memo is None:
+            return self._unknown_fields(node)
+        key = id(node)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._unknown_fields(node)
+        return list(found)
+
+    def _unknown_fields(self, node: ConditionNode) -> list[str]:
         if self.truth(node) != "U":
             return []
         if isinstance(node, (AllOf, AnyOf)):
