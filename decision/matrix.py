@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from decision.compile import CompiledPolicy
+from decision.verdict import rule_text
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, NotOf
 from knowledge.loader import Knowledge
 
@@ -17,6 +19,8 @@ class MatrixCell:
     condition: str
     procedure: str
     rule_ids: tuple[str, ...]
+    titles: tuple[str, ...] = ()
+    """The rules' titles as the policy words them: what a reader sees instead of the ids."""
 
 
 def _values(node: ConditionNode, field: str) -> set[str] | None:
@@ -57,3 +61,17 @@ def indication_matrix(knowledge: Knowledge, policy_id: str | None = None) -> lis
             for procedure in sorted(_values(rule.when, "candidate.procedure") or set(procedures)):
                 cells[(condition, procedure)].append(rule.id)
     return [MatrixCell(c, p, tuple(ids)) for (c, p), ids in cells.items()]
+
+
+def readable_matrix(knowledge: Knowledge, policy: CompiledPolicy) -> list[MatrixCell]:
+    """The matrix with each cell's indications as the rules' titles (figures from the policy), so a
+    trainee reads "Epidural steroid injection for radicular pain from a herniated disc", not an id."""
+    return [
+        MatrixCell(
+            cell.condition,
+            cell.procedure,
+            cell.rule_ids,
+            tuple(rule_text(knowledge.rule_index[rule_id].rule, policy).title for rule_id in cell.rule_ids),
+        )
+        for cell in indication_matrix(knowledge, policy.policy_id)
+    ]

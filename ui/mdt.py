@@ -278,9 +278,9 @@ def _audit_table(case_store: CaseStore, case_id: str, zone: dt.tzinfo) -> None:
             [
                 {
                     "when": when(e.at, zone, seconds=True),
-                    "who": e.who,
+                    "who": markdown_text(e.who),  # st.table renders its cells as Markdown
                     "what": e.action,
-                    "details": ", ".join(f"{k}: {v}" for k, v in e.details.items() if v),
+                    "details": markdown_text(", ".join(f"{k}: {v}" for k, v in e.details.items() if v)),
                     "knowledge": e.knowledge_version,
                 }
                 for e in trail

@@ -160,7 +160,7 @@ def test_choosing_listed_shows_the_medication_table_at_once(page: object, app_ur
 def test_a_trainee_sees_the_matrix_and_the_rules(page: object, app_url: str) -> None:
     page.goto(f"{app_url}/matrix")  # type: ignore[attr-defined]
     page.get_by_text("Trainee: which procedure for which condition").wait_for()  # type: ignore[attr-defined]
-    _choose(page, "Open a cell", "herniated_disc × epidural")
+    _choose(page, "Open a cell", "Herniated disc with radiculopathy (sciatica) × Epidural")
     page.get_by_text("Epidural steroid injection for radicular pain from a herniated disc").first.wait_for()  # type: ignore[attr-defined]
     _shot(page, "trainee")
     page.goto(f"{app_url}/rules?rule=hold.apixaban.intermediate_high")  # type: ignore[attr-defined]

@@ -94,3 +94,12 @@ def test_the_chair_sees_the_case_itself_and_a_full_share_link(real_case: str) ->
 def test_the_mdt_page_shows_no_emoji(real_case: str) -> None:
     source = (ROOT / "ui" / "mdt.py").read_text(encoding="utf-8")
     assert all(ord(ch) < 0x2190 for ch in source), "an emoji or symbol renders as an empty box without its font"
+
+
+def test_a_title_in_the_audit_table_is_shown_as_text_not_markdown(real_case: str) -> None:
+    beacon = "![x](http://127.0.0.1:9/beacon.png)"
+    case_id = CaseStore().save_case(APIXABAN, evaluate(APIXABAN), beacon, "dr a")
+    at = _page().run()
+    at.selectbox(key="mdt_case").set_value(case_id).run()
+    details = " ".join(at.table[-1].value["details"].tolist())
+    assert "beacon.png" in details and "![x](" not in details  # escaped: the table renders Markdown
