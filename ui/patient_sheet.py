@@ -33,7 +33,7 @@ PRINT_STYLE = """<style>
 def patient_sheet_section(report: Report) -> None:
     """On the Assess page: choose the procedure, then download the sheet or open it to print."""
     choices = {c.key: c for c in report.candidates if c.status not in UNSUITABLE}
-    with st.expander("Patient information sheet"):
+    with st.expander("Prepare a patient information sheet"):
         if not choices:
             st.info("No procedure in this report is one to prepare the patient for, so there is no sheet to give.")
             return
@@ -52,7 +52,10 @@ def patient_sheet_section(report: Report) -> None:
         cols = st.columns(2)
         with cols[0]:
             st.download_button(
-                "Patient sheet as PDF", document_pdf(sheet), file_name="patient-information.pdf", mime="application/pdf"
+                "Patient sheet as PDF",
+                lambda: document_pdf(sheet),  # laid out on the click: a PDF takes most of a second
+                file_name="patient-information.pdf",
+                mime="application/pdf",
             )
         with cols[1]:
             st.page_link(sheet_page(), label="Open the sheet to print")
@@ -68,10 +71,12 @@ def patient_sheet_page() -> None:
     require_role("clinician")
     sheet = st.session_state.get(SHEET)
     if not isinstance(sheet, Document):
-        st.info("Prepare a sheet first: on *Assess a case*, open *Patient information sheet* and choose the procedure.")
+        st.info(
+            "Prepare a sheet first: on *Assess a case*, open *Prepare a patient information sheet* and choose the procedure."
+        )
         return
     st.download_button(
-        "Download as PDF", document_pdf(sheet), file_name="patient-information.pdf", mime="application/pdf"
+        "Download as PDF", lambda: document_pdf(sheet), file_name="patient-information.pdf", mime="application/pdf"
     )
     _show(sheet)
 
