@@ -76,3 +76,18 @@ def test_a_profile_that_agrees_with_the_default_lists_no_difference(evaluator: C
     comparison = compare_policies(evaluator, REPEAT_LIMIT)
     assert all(d.policy != "asipp" for row in comparison.rows for d in row.differences)
     assert comparison.differs
+
+
+def test_the_readmes_policy_comparison_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- policy-compare-example -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.chdir(root)
+    try:
+        exec(compile(block, "README.md", "exec"), {})  # the README's own example
+    finally:
+        monkeypatch.undo()
+    printed = capsys.readouterr().out
+    assert "Deferred -> Indicated with caution (Clinic with ASIPP 2024 bleeding-risk classes)" in printed
+    assert "asipp_2024#risk_classes" in printed
