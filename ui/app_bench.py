@@ -6,6 +6,8 @@ Two measurements, each reported as median and 90th percentile per interaction:
   for each thing a clinician does (choose a demo case, answer a missing question, re-assess,
   change a what-if answer, keep it, assess the form, save). This is the time the server spends
   between the click and the page it sends back, less the websocket's own work.
+- **fragments**: the case form, the needs-information box and the what-if panel are fragments: a
+  widget inside one reruns only it; each is timed as a script of its own (what its rerun executes).
 - **calls**: the app's own calls on their own (`ui.case_answers`: assess, answer, what-if, save;
   `ui.form_fill`), to show how much of a rerun is the engine and how much is the page.
 
@@ -94,6 +96,53 @@ def bench_page(rounds: int) -> dict[str, list[float]]:
     return samples
 
 
+FRAGMENT_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+from decision.demo_cases import demo_cases
+from ui.case_form import case_form
+from ui.case_questions import missing_questions, what_if_panel
+from ui.clinician import page_answers
+from ui.components import evaluator
+answers = page_answers()
+if answers.case is None:
+    answers.load(demo_cases()[{demo!r}]["case"])
+{call}
+"""
+FRAGMENTS = {
+    "form": "case_form(answers)",
+    "questions": "missing_questions(answers, answers.report(evaluator()))",
+    "what-if": "what_if_panel(answers, answers.report(evaluator()), None)",
+}
+
+
+def bench_fragments(rounds: int) -> dict[str, list[float]]:
+    """What a fragment rerun costs: the form, the needs-information box and the what-if panel are
+    fragments, so a widget inside one reruns only it (AppTest reruns whole scripts, so each is run
+    here as a script of its own, which is what its rerun executes)."""
+    from streamlit.testing.v1 import AppTest
+
+    root = str(APP.parent.parent)
+    samples: dict[str, list[float]] = {}
+
+    def script(part: str) -> AppTest:
+        code = FRAGMENT_SCRIPT.format(root=root, demo=NEEDS_MEDICATIONS, call=FRAGMENTS[part])
+        return AppTest.from_string(code, default_timeout=TIMEOUT).run()
+
+    form, questions, panel = script("form"), script("questions"), script("what-if")
+    panel.selectbox(key="whatif_path").set_value("add:medications").run()
+    for index in range(rounds):
+        form.number_input(key="f_age").set_value(40 + index % 2)
+        _timed(samples, "fragment: the form, one answer typed", form.run)
+        choice = ("None", "Not asked")[index % 2]
+        questions.radio(key="answer_medications_taken").set_value(choice)
+        _timed(samples, "fragment: needs information, one answer", questions.run)
+        panel.number_input(key="whatif_medications.last_dose_hours_ago").set_value(130 + index % 2)
+        panel.text_input(key="whatif_medications.name").input("apixaban")
+        _timed(samples, "fragment: what-if, one step", panel.run)
+    return samples
+
+
 def bench_calls(rounds: int) -> dict[str, list[float]]:
     """The app's own calls without the page: assess, answer, what-if, save, and the form's refill."""
     from decision.demo_cases import demo_cases
@@ -148,6 +197,7 @@ def run(rounds: int, calls_rounds: int) -> dict[str, dict[str, float]]:
         store.clear()  # the app's store is kept per process: make it the throwaway one
         try:
             samples = bench_page(rounds)
+            samples.update(bench_fragments(rounds))
             samples.update(bench_calls(calls_rounds))
         finally:
             store.clear()

@@ -73,8 +73,11 @@ def _ask(case: dict[str, Any], item: MissingInformation) -> list[Change]:
     return []
 
 
+@st.fragment
 def missing_questions(answers: CaseAnswers, report: Report) -> None:
-    """Missing information as questions, answered in place and written to the case's answers."""
+    """Missing information as questions, answered in place and written to the case's answers.
+
+    A fragment: answering a question reruns only this box; re-assessing reruns the page."""
     case = answers.case if isinstance(answers.case, dict) else {}
     if not report.missing_information:
         return
@@ -143,8 +146,11 @@ def show_words(words: DiffInWords) -> None:
             st.markdown(f"**{title}**\n" + "\n".join(f"- {markdown_text(r)}" for r in rules))
 
 
+@st.fragment
 def what_if_panel(answers: CaseAnswers, report: Report, policy: str | None) -> None:
-    """Change one answer, or add an entry to a list, and see what changes; keep it to make it the case's."""
+    """Change one answer, or add an entry to a list, and see what changes; keep it to make it the case's.
+
+    A fragment: each what-if step reruns only this panel; keeping the answer reruns the page."""
     case = answers.case if isinstance(answers.case, dict) else {}
     with st.expander("What if… change one answer and see what changes"):
         fields, lists = _changeable_fields(), _addable_lists()

@@ -64,6 +64,17 @@ def _from_fhir(bundle: dict[str, Any]) -> dict[str, Any]:
     return case
 
 
+@st.fragment
+def _form_tab(answers: CaseAnswers) -> None:
+    """The case form as a fragment: each answer typed reruns only the form (the report below stays as
+    it is until Assess, which writes the form's answers and reruns the page)."""
+    submitted = case_form(answers)
+    if submitted is not None:
+        answers.from_form(submitted.case)
+        st.session_state[FORM_LEFT_OUT] = (_fingerprint(submitted.case), submitted.left_out)
+        st.rerun()
+
+
 def page_answers() -> CaseAnswers:
     """The answers of the case on this page, one set per session."""
     answers = st.session_state.get(ANSWERS)
@@ -99,10 +110,7 @@ def clinician_page() -> None:
         if chosen != "(choose)":
             st.caption(cases[chosen]["teaches"])
     with tab_form:
-        submitted = case_form(answers)
-        if submitted is not None:
-            answers.from_form(submitted.case)
-            st.session_state[FORM_LEFT_OUT] = (_fingerprint(submitted.case), submitted.left_out)
+        _form_tab(answers)
     with tab_json:
         st.caption("A spine-cds case, or a FHIR R4B Bundle from a record system (what it cannot use is listed).")
         uploaded = st.file_uploader("Case file (JSON or YAML)", type=["json", "yaml", "yml"])
