@@ -110,10 +110,10 @@ def field_question(path: str) -> str:
     head, _, tail = path.partition(".")
     for group in case_layout():
         if group.path == path:
-            return group.title
+            return group.question or group.title
         for spec in group.fields:
             if spec.path == path or (group.repeated and group.path == head and spec.path == tail):
-                return spec.label()
+                return spec.ask()
     return field_words(path)
 
 

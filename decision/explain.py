@@ -10,7 +10,7 @@ import re
 
 from decision.case import vocabulary
 from decision.report import Finding, IgnoredInput, MissingInformation, Reason, Report, ReportCandidate
-from decision.wording import asking_order, citation, question, shipped_knowledge
+from decision.wording import citation, in_asking_order, question, shipped_knowledge
 from knowledge.loader import Knowledge
 
 STATUS_LABEL = {
@@ -62,9 +62,7 @@ def reason_label(reason: Reason) -> str:
 
 
 def _asked(report: Report, knowledge: Knowledge) -> list[MissingInformation]:
-    """Missing information in the order a clinician asks it: red flags first, then the form's order."""
-    order = asking_order(knowledge, [m.field for m in report.missing_information])
-    return sorted(report.missing_information, key=lambda m: order.index(m.field))
+    return in_asking_order(knowledge, report.missing_information)
 
 
 def cited(report: Report) -> list[str]:

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Literal
 
+from pydantic import ValidationError
+
 from decision.case import Case, Diagnosis
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
-from knowledge.loader import Knowledge, did_you_mean
-from knowledge.schema import Vocabulary
+from knowledge.loader import KNOWLEDGE_DIR, Knowledge, did_you_mean, read_yaml
+from knowledge.schema import Questions, Vocabulary
 
 FieldKind = Literal["bool", "number", "enum", "enum_list", "date", "text", "text_list"]
 """`text_list` (a diagnosis's levels) is asked by the form; no rule reads it, so it is not in the catalogue."""
@@ -58,13 +60,19 @@ class FieldSpec:
     maximum: float | None = None
     integer: bool = False
     vocabulary: str = ""
+    question: str = ""
 
     def label(self) -> str:
-        """The question as a form shows it: the title, with the unit unless the title already says it."""
+        """The field's short name (a table column, a line of a summary): the title, with the unit unless
+        the title already says it."""
         title = self.title or self.path
         if self.unit and self.unit.casefold() not in title.casefold():
             return f"{title} ({self.unit})"
         return title
+
+    def ask(self) -> str:
+        """The question as a clinician asks it (knowledge/questions.yaml), else the short name."""
+        return self.question or self.label()
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,7 @@ class FieldGroup:
     fields: tuple[FieldSpec, ...]
     repeated: bool = False
     keys: tuple[str, ...] = ()
+    question: str = ""
 
 
 def _map_of(prop: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
@@ -190,7 +199,8 @@ def _layout_of(
 def case_layout() -> tuple[FieldGroup, ...]:
     """The case's questions, read off the case model: its own fields first, then each part in order.
 
-    Titles, units, bounds and choices are the model's, so a form built from this never repeats them.
+    Titles, units, bounds and choices are the model's, so a form built from this never repeats them;
+    each question is the shipped knowledge's (questions.yaml), read once per process.
     """
     schema = Case.model_json_schema()
     own, groups = _layout_of(schema, schema.get("$defs", {}), schema["properties"], "")
@@ -201,7 +211,32 @@ def case_layout() -> tuple[FieldGroup, ...]:
             fields = tuple(_subtype_spec(f) if f is subtype else f for f in group.fields)
             group = replace(group, fields=fields)
         laid_out.append(group)
-    return tuple(laid_out)
+    return _with_questions(tuple(laid_out), _shipped_questions())
+
+
+def _shipped_questions() -> dict[str, str]:
+    """questions.yaml of the shipped knowledge (the loader and `check_questions` judge it; here a
+    defect only leaves the short names in place)."""
+    path = KNOWLEDGE_DIR / "questions.yaml"
+    problems: list[str] = []
+    data = read_yaml(path, problems, KNOWLEDGE_DIR) if path.exists() else None
+    try:
+        return Questions.model_validate(data).questions
+    except ValidationError:
+        return {}
+
+
+def _with_questions(layout: tuple[FieldGroup, ...], questions: dict[str, str]) -> tuple[FieldGroup, ...]:
+    """Each field and list of the layout with its question (a list item's key is `list.field`)."""
+    asked: list[FieldGroup] = []
+    for group in layout:
+        listed = group.repeated or bool(group.keys)
+        fields = tuple(
+            replace(spec, question=questions.get(f"{group.path}.{spec.path}" if listed else spec.path, ""))
+            for spec in group.fields
+        )
+        asked.append(replace(group, fields=fields, question=questions.get(group.path, "") if listed else ""))
+    return tuple(asked)
 
 
 def _ref(prop: dict[str, Any]) -> tuple[str | None, bool]:

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from decision.fields import LAB_JUDGEMENTS, field_catalogue, question_paths
-from decision.report import STATUS_ORDER
+from decision.report import STATUS_ORDER, MissingInformation
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 from knowledge.loader import Knowledge, load_knowledge
 
@@ -116,6 +116,12 @@ def asking_order(knowledge: Knowledge, paths: list[str]) -> list[str]:
         return (0 if path in flags else 1, order.get(path, len(order)), path)
 
     return sorted(paths, key=key)
+
+
+def in_asking_order(knowledge: Knowledge, items: list[MissingInformation]) -> list[MissingInformation]:
+    """Missing information in the order a clinician asks it: red flags first, then the form's order."""
+    order = asking_order(knowledge, list(dict.fromkeys(item.field for item in items)))
+    return sorted(items, key=lambda item: order.index(item.field))
 
 
 def field_name(path: str) -> str:

@@ -27,6 +27,7 @@ from decision.evaluator import CaseEvaluator
 from decision.fields import case_layout
 from decision.report import MissingInformation, Report
 from decision.verdict import rule_text
+from decision.wording import any_label, shipped_knowledge
 
 ENTRY_NAME = "name"
 """The item field a missing-information question's `about` names entries by (a drug as written)."""
@@ -100,7 +101,12 @@ def entry_words(case: dict[str, Any], list_path: str, index: int) -> str:
     entry = entries[index] if 0 <= index < len(entries) and isinstance(entries[index], dict) else {}
     if entry.get(ENTRY_NAME):
         return str(entry[ENTRY_NAME])
-    shown = [", ".join(v) if isinstance(v, list) else str(v) for v in entry.values() if v not in (None, "", [])]
+    knowledge = shipped_knowledge()  # ids in labels' words ("Herniated disc ..., Lumbar spine")
+    shown = [
+        ", ".join(v) if isinstance(v, list) else any_label(knowledge, str(v))
+        for v in entry.values()
+        if v not in (None, "", [])
+    ]
     return ", ".join(shown[:3]) or f"entry {index + 1}"
 
 

@@ -27,7 +27,10 @@ from pydantic import ValidationError
 
 from decision.case import Case, vocabulary
 from decision.fields import FieldGroup, FieldSpec, case_layout
+from decision.wording import asked as question_applies
+from decision.wording import humanise
 from ui.case_answers import CaseAnswers
+from ui.components import evaluator
 from ui.form_fill import (
     ASKED_ELSEWHERE,
     BOOL_CHOICES,
@@ -44,6 +47,7 @@ from ui.form_fill import (
     taken_key,
 )
 from ui.record_text import markdown_text
+from ui.red_flags import red_flag_group
 
 ASSESS_KEY = "f_assess"
 COLUMNS = 4
@@ -61,7 +65,7 @@ ROW_WORDS = {
 def _choice_label(spec: FieldSpec, choice: str) -> str:
     terms = getattr(vocabulary(), spec.vocabulary, None) if spec.vocabulary else None
     term = terms.get(choice) if isinstance(terms, dict) else None
-    return str(getattr(term, "label", choice))
+    return str(getattr(term, "label", None) or humanise(choice))
 
 
 def _levels(text: str) -> list[str] | None:
@@ -75,7 +79,7 @@ def answer_widget(
 
     Every widget starts unanswered (a date may be given a `start`), and an unanswered value is None: unknown.
     """
-    label = label or spec.label()
+    label = label or spec.ask()
     hint = spec.description or None
     if spec.kind == "bool":
         picked = st.radio(label, BOOL_CHOICES, key=key, horizontal=True, help=hint)
@@ -283,7 +287,7 @@ def history_answer(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
     frame = st.data_editor(base, key=key, num_rows="dynamic", column_config=columns)
     answer = list_answer(table, frame, assessed)
     if answer.problems:
-        st.warning("  \n".join(markdown_text(line) for line in [*answer.problems, answer.message]), icon="⚠️")
+        st.warning("  \n".join(markdown_text(line) for line in [*answer.problems, answer.message]))
     elif answer.value is None:
         st.info(f"No rows yet: {table.list_noun} is treated as not yet known. Choose None if there is nothing to list.")
     return answer
@@ -291,7 +295,7 @@ def history_answer(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
 
 def chosen_list_answer(spec: FieldSpec, prefix: str = PREFIX) -> ListAnswer:
     """A list of vocabulary ids (allergies), asked like the tables: not asked, none, or listed."""
-    taken = st.radio(f"**{spec.label()}**", HISTORY, key=taken_key(spec.path, prefix), horizontal=True)
+    taken = st.radio(f"**{spec.ask()}**", HISTORY, key=taken_key(spec.path, prefix), horizontal=True)
     if taken == NOT_ASKED:
         return ListAnswer(None)
     if taken == NONE_LISTED:
@@ -370,9 +374,18 @@ def case_form(answers: CaseAnswers | None = None) -> FormSubmission | None:
     """
     if answers is not None:
         refill(answers)
+    knowledge = evaluator().knowledge
+    flags = red_flag_group(knowledge, field_key, answer_widget)  # red flags first, as one group
     own, *parts = case_layout()
     st.markdown("**Patient**")
-    case = _answers(tuple(s for s in own.fields if s.kind != "enum_list" and s.path not in ASKED_ELSEWHERE))
+    shown = {spec.path: st.session_state.get(field_key(spec.path)) for spec in own.fields}
+    case = _answers(
+        tuple(
+            s
+            for s in own.fields
+            if s.kind != "enum_list" and s.path not in ASKED_ELSEWHERE and question_applies(knowledge, s.path, shown)
+        )
+    )
     chosen_lists = [s for s in own.fields if s.kind == "enum_list"]
     assessed = dt.date.fromisoformat(case["assessment_date"]) if case.get("assessment_date") else None
     lists: dict[str, ListAnswer] = {}
@@ -398,7 +411,10 @@ def case_form(answers: CaseAnswers | None = None) -> FormSubmission | None:
             lists[group.path] = history_answer(HistoryTable.of(group), assessed)
             case[group.path] = lists[group.path].value
         else:
-            case[group.path] = _answers(group.fields)
+            case[group.path] = _answers(tuple(spec for spec in group.fields if spec.path not in flags))
+    for path, value in flags.items():
+        head, _, tail = path.partition(".")
+        case[head][tail] = value
     if not st.button("Assess", type="primary", key=ASSESS_KEY):
         return None
     left_out = tuple(

@@ -17,10 +17,12 @@ from decision.diff import DiffInWords, field_question, missing_question
 from decision.evaluator import InvalidCase
 from decision.fields import NOT_RULE_FIELDS, FieldGroup, FieldSpec, case_layout, field_catalogue
 from decision.report import MissingInformation, Report
+from decision.wording import in_asking_order
 from ui.case_answers import CaseAnswers, Change, entries_asked, entry_words
 from ui.case_form import HistoryTable, answer_widget, chosen_list_answer, history_answer
 from ui.components import evaluator
 from ui.record_text import markdown_text
+from ui.red_flags import none_of_these, red_flag_specs
 
 ANSWER_PREFIX = "answer_"
 WHAT_IF_PREFIX = "whatif_"
@@ -58,7 +60,7 @@ def _ask(case: dict[str, Any], item: MissingInformation) -> list[Change]:
             return []
         changes = []
         for index in entries_asked(case, item):
-            label = f"{spec.label()}: {entry_words(case, head, index)}"
+            label = f"{spec.ask()} ({entry_words(case, head, index)})"
             answered, value = answer_widget(spec, f"{key}.{index}", label=label)
             if answered:
                 changes.append(Change(path=item.field, value=value, entry=index))
@@ -85,7 +87,11 @@ def missing_questions(answers: CaseAnswers, report: Report) -> None:
         st.markdown("**Needs information before a decision**")
         changes: list[Change] = []
         asked: set[str] = set()
-        for item in report.missing_information:
+        knowledge = evaluator().knowledge
+        flags = [key for key in red_flag_specs(knowledge) if key in {m.field for m in report.missing_information}]
+        if flags:  # red flags first, with one answer for all of them
+            none_of_these(knowledge, [f"{ANSWER_PREFIX}{path}" for path in flags], "answer_red_flags_none")
+        for item in in_asking_order(knowledge, report.missing_information):
             if item.field in asked and not item.about:
                 continue  # one question per field; the reasons are the report's
             asked.add(item.field)

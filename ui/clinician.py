@@ -135,7 +135,13 @@ def clinician_page() -> None:
         st.info("Choose a demo case, fill in the form, or paste a case to assess.")
         return
     policies = sorted(evaluator().policies)
-    chosen_policy = st.selectbox("Policy profile", ["(the case's own, else clinic)", *policies], key="policy_choice")
+    titles = {pid: evaluator().knowledge.policies[pid].title for pid in policies}
+    chosen_policy = st.selectbox(
+        "Policy profile",
+        ["(the case's own, else clinic)", *policies],
+        key="policy_choice",
+        format_func=lambda choice: titles.get(choice, choice),
+    )
     policy = None if chosen_policy.startswith("(") else chosen_policy
     try:
         report = answers.report(evaluator(), policy)
@@ -149,8 +155,7 @@ def clinician_page() -> None:
     if left_out and left_out[1] and left_out[0] == _fingerprint(case):
         st.warning(
             "**Left out of this assessment** (complete the rows in the case form and assess again):\n"
-            + "\n".join(f"- {markdown_text(line)}" for line in left_out[1]),
-            icon="⚠️",
+            + "\n".join(f"- {markdown_text(line)}" for line in left_out[1])
         )
     st.markdown(f"**Case summary.** {markdown_text(case_summary(case, report).text)}")
     missing_questions(answers, report)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from decision.demo_cases import demo_cases
 from decision.evaluator import CaseEvaluator
-from decision.explain import STATUS_LABEL, candidate_title
+from decision.explain import STATUS_LABEL, candidate_title, citation_markdown
 from decision.reload import ReloadingEvaluator
 from decision.report import Report
 from decision.store import CaseStore, StoreError
@@ -84,14 +84,27 @@ def status_badge(status: str) -> str:
     return f":{STATUS_COLOUR[status]}[**{STATUS_LABEL[status]}**]"
 
 
-def show_report(report: Report, compact: bool = False) -> None:
-    """Red flags first and unmistakable; then what to ask; then one card per candidate."""
+def cited(sources: list[str], rule_id: str, show_ids: bool) -> str:
+    """Where a statement comes from: each source's title and section (linked when its URL is known),
+    and, behind the "sources" toggle, the rule and source ids a reviewer looks up."""
+    knowledge = evaluator().knowledge
+    titles = "; ".join(citation_markdown(knowledge, ref) for ref in sources) or "no source cited"
+    if not show_ids:
+        return titles
+    return f"{titles} · {rule_link(rule_id)} " + " ".join(f"`{ref}`" for ref in sources)
+
+
+def show_report(report: Report, compact: bool = False, key: str = "report") -> None:
+    """Red flags first and unmistakable; then what to ask; then one card per candidate.
+
+    Statements cite their sources by title; the ids (rule, source#section) are behind a toggle."""
     st.caption(
-        f"Policy {report.policy} ({report.policy_title}) · knowledge {report.knowledge_version} "
+        f"Policy: {report.policy_title} · knowledge {report.knowledge_version} "
         f"`{report.knowledge_hash[:12]}` · engine {report.engine_version}"
     )
+    show_ids = st.toggle("Sources: show rule and source ids", key=f"{key}_source_ids")
     for flag in report.red_flags:
-        st.error(f"**RED FLAG**: {flag.text}  \n{rule_link(flag.rule_id)} · {'; '.join(flag.sources)}", icon="🚨")
+        st.error(f"**RED FLAG**: {flag.text}  \n{cited(flag.sources, flag.rule_id, show_ids)}")
     if report.no_guideline_applies:
         st.warning(f"No guideline applies: {report.no_guideline_reason}")
     for candidate in report.candidates:
@@ -106,13 +119,13 @@ def show_report(report: Report, compact: bool = False) -> None:
             with st.expander(label, expanded=candidate.status != "not_indicated" and not compact):
                 for reason in candidate.reasons:
                     recheck = " *(re-check against the source)*" if reason.recheck else ""
-                    st.markdown(f"- {reason.text} — {rule_link(reason.rule_id)} ({'; '.join(reason.sources)}){recheck}")
+                    st.markdown(f"- {reason.text} — {cited(reason.sources, reason.rule_id, show_ids)}{recheck}")
     for title, findings in (("Contraindications", report.contraindications), ("Warnings", report.warnings)):
         if findings:
             st.markdown(f"**{title}**")
             for finding in findings:
                 severity = f" ({finding.severity})" if finding.severity else ""
-                st.markdown(f"- {finding.text}{severity} — {rule_link(finding.rule_id)}")
+                st.markdown(f"- {finding.text}{severity} — {cited(finding.sources, finding.rule_id, show_ids)}")
     if report.ignored_input:
         with st.expander(
             f"Ignored input: {len(report.ignored_input)} item(s) of the record were not used", expanded=True

@@ -6,8 +6,15 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from decision.wording import question, shipped_knowledge
+
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 TIMEOUT = 60
+
+
+def _question(path: str) -> str:
+    """The clinician's question for a case field (knowledge/questions.yaml)."""
+    return question(shipped_knowledge(), path)
 
 
 def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
@@ -53,8 +60,12 @@ def test_a_demo_case_gives_the_expected_cards_with_rules_and_sources() -> None:
     assert not at.exception
     text = _text(at)
     assert ":green[**INDICATED**] Epidural steroid injection, transforaminal, lumbar spine (L4-L5)" in text
+    assert "Medicare LCD L39240: Epidural Steroid Injections for Pain Management]" in text  # by title, linked
+    assert "esi.disc_radicular" not in text and "cms_l39240#indications" not in text
+    at.toggle(key="report_source_ids").set_value(True).run()  # the ids, for a reviewer
+    text = _text(at)
     assert "[`esi.disc_radicular`](/rules?rule=esi.disc_radicular)" in text
-    assert "cms_l39240#indications" in text
+    assert "`cms_l39240#indications`" in text
 
 
 def test_a_red_flag_is_shown_first_as_an_error() -> None:
@@ -104,7 +115,7 @@ def test_the_form_leaves_unanswered_questions_unknown() -> None:
     text = _text(at)
     assert "NEEDS INFORMATION" in text
     assert _case(at)["medications"] is None
-    assert _asked(at, "Medication history") and _asked(at, "Active infection (systemic or at the site)?")
+    assert _asked(at, _question("medications")) and _asked(at, _question("comorbidities.active_infection"))
 
 
 def _form_with_a_lumbar_disc(at: AppTest) -> AppTest:
@@ -119,7 +130,7 @@ def test_an_empty_form_sends_no_diagnosis_as_unknown_and_asks_for_it() -> None:
     at.button(key="f_assess").click().run()
     assert not at.exception
     assert _case(at)["diagnoses"] is None
-    assert _asked(at, "Diagnosis")
+    assert _asked(at, _question("diagnoses"))
 
 
 def test_listed_with_an_empty_table_is_unknown_and_asked_never_none() -> None:
@@ -130,7 +141,7 @@ def test_listed_with_an_empty_table_is_unknown_and_asked_never_none() -> None:
     at.button(key="f_assess").click().run()
     assert not at.exception
     assert _case(at)["medications"] is None
-    assert _asked(at, "Medication history")  # asked as missing information
+    assert _asked(at, _question("medications"))  # asked as missing information
     at.radio(key="f_medications_taken").set_value("None").run()
     at.button(key="f_assess").click().run()
     assert _case(at)["medications"] == []  # only "None" says "takes nothing"
@@ -153,7 +164,7 @@ def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unk
     assert not at.exception and not at.error  # no whole-page validation error
     assert _case(at)["medications"] is None
     text = _text(at)
-    assert "NEEDS INFORMATION" in text and _asked(at, "Medication history")
+    assert "NEEDS INFORMATION" in text and _asked(at, _question("medications"))
     assert "INDICATED WITH CAUTION" not in text and ":green[**INDICATED**]" not in text
     assert any("Left out of this assessment" in w.value and "row 2" in w.value for w in at.warning)
 
@@ -178,6 +189,7 @@ def test_the_form_can_say_what_an_unlisted_drug_is_and_give_the_labs_range() -> 
     assert case["labs"]["ranges"] == {"inr": {"low": None, "high": 1.4}}
     assert case["comorbidities"]["renal_disease"] is True
     # an anticoagulant with no checked row waits for the prescriber's plan, never passes
+    at.toggle(key="report_source_ids").set_value(True).run()
     assert "DEFERRED" in _text(at) and "hold.no_table_row_intermediate_or_high" in _text(at)
 
 
@@ -193,7 +205,7 @@ def test_an_imaging_row_dated_after_the_assessment_is_flagged_and_the_imaging_li
     assert not at.exception and not at.error
     assert any("Imaging row 1: date (2999-01-01) is after" in w.value for w in at.warning)
     assert _case(at)["imaging"] is None
-    assert _asked(at, "Imaging")
+    assert _asked(at, _question("imaging"))
 
 
 def test_missing_information_can_be_answered_in_place() -> None:
@@ -215,15 +227,17 @@ def test_what_if_shows_the_difference() -> None:
     assert "epidural_steroid_injection/" not in text and "`contra." not in text  # words, not ids
 
 
-def test_the_form_and_what_if_ask_a_field_with_the_models_title_and_bounds() -> None:
+def test_the_form_and_what_if_ask_a_field_as_a_clinician_does_within_the_models_bounds() -> None:
     at = _page("clinician.clinician_page").run()
     pain = at.number_input(key="f_symptoms.pain_score")
-    assert (pain.label, pain.min, pain.max, pain.value) == ("Pain score (0-10)", 0, 10, None)
-    assert at.radio(key="f_comorbidities.active_infection").label == "Active infection (systemic or at the site)?"
+    asked = "How bad is the pain on a 0-10 scale?"
+    assert (pain.label, pain.min, pain.max, pain.value) == (asked, 0, 10, None)
+    infection = at.radio(key="f_comorbidities.active_infection").label
+    assert infection == "Does the patient have an active infection (systemic or at the injection site)?"
     at.selectbox(key="demo_choice").set_value("esi-lumbar-radicular-indicated").run()
     at.selectbox(key="whatif_path").set_value("symptoms.pain_score").run()
     changed = at.number_input(key="whatif_value")
-    assert (changed.label, changed.min, changed.max, changed.value) == ("Pain score (0-10)", 0, 10, None)
+    assert (changed.label, changed.min, changed.max, changed.value) == (asked, 0, 10, None)
 
 
 def test_saving_gives_a_link_with_only_a_random_id_that_reopens_the_case() -> None:
