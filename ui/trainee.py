@@ -121,7 +121,9 @@ def quiz_page() -> None:
     if not report.candidates:
         st.info("No candidate procedures for this case: no guideline applies.")
         return
-    st.markdown("For each procedure considered, what does the engine conclude?")
+    st.markdown(
+        f"For each procedure considered, what does the engine conclude under the {report.policy_title} profile?"
+    )
     answers: dict[int, str | None] = {}
     with st.form(f"quiz_{chosen}"):
         for index, cand in enumerate(report.candidates):

@@ -49,6 +49,7 @@ def test_the_quiz_titles_are_neutral_and_the_vignette_reads_as_prose() -> None:
     assert demo_cases()[VIGNETTE]["title"] not in shown  # "... last dose 24 hours ago" would give it away
     assert "year-old" in shown or "years" in shown  # the case in words ...
     assert not at.json  # ... not a JSON tree
+    assert "under the Clinic (default) profile" in shown  # the profile the answers are marked against
 
 
 def test_the_learners_answers_stand_beside_the_engines_with_words_for_marks() -> None:
