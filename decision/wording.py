@@ -95,8 +95,21 @@ def asked(knowledge: Knowledge, path: str, case: dict[str, Any]) -> bool:
     return True
 
 
+_RED_FLAG_FIELDS: dict[int, tuple[Knowledge, tuple[str, ...]]] = {}
+
+
 def red_flag_fields(knowledge: Knowledge) -> tuple[str, ...]:
-    """The case fields the red flag rules read, in the form's order: asked first, as one group."""
+    """The case fields the red flag rules read, in the form's order: asked first, as one group.
+    Found once per knowledge (every report's export asks), like the field catalogue."""
+    kept = _RED_FLAG_FIELDS.get(id(knowledge))
+    if kept is None or kept[0] is not knowledge:
+        if len(_RED_FLAG_FIELDS) > 8:  # reloads replace the knowledge; keep the cache bounded
+            _RED_FLAG_FIELDS.clear()
+        kept = _RED_FLAG_FIELDS[id(knowledge)] = (knowledge, _read_red_flag_fields(knowledge))
+    return kept[1]
+
+
+def _read_red_flag_fields(knowledge: Knowledge) -> tuple[str, ...]:
     read = {
         node.field
         for entry in knowledge.rules

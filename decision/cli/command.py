@@ -65,6 +65,7 @@ def _evaluate_fhir(document: Any, name: str, policy: str | None) -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    from decision.evaluator import default_evaluator
     from decision.explain import to_markdown, to_text
 
     text = read_text(args.case)
@@ -76,9 +77,9 @@ def cmd_evaluate(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         out.write(report.model_dump_json(indent=2) + "\n")
     elif args.format == "markdown":
-        out.write(to_markdown(report))
+        out.write(to_markdown(report, default_evaluator().knowledge))
     else:
-        out.write(to_text(report))
+        out.write(to_text(report, default_evaluator().knowledge))
     return EXIT_OK
 
 
