@@ -33,13 +33,20 @@ FORM_LEFT_OUT = "form_left_out"
 
 def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
     cols = st.columns(3)
-    letter = clinical_letter(case, report, evaluator().knowledge, assessed_at=dt.datetime.now().astimezone())
+    assessed_at = dt.datetime.now().astimezone()
+    knowledge = evaluator().knowledge
+
+    def letter() -> Any:  # written on the download click, not on every rerun of the page
+        return clinical_letter(case, report, knowledge, assessed_at=assessed_at)
+
     with cols[0]:
-        st.download_button("Report as Markdown", document_markdown(letter), file_name=f"{report.case_id or 'case'}.md")
+        st.download_button(
+            "Report as Markdown", lambda: document_markdown(letter()), file_name=f"{report.case_id or 'case'}.md"
+        )
     with cols[1]:
         st.download_button(
             "Report as PDF",
-            lambda: document_pdf(letter),  # laid out on the click, not on every rerun (seconds per page)
+            lambda: document_pdf(letter()),  # laid out on the click, not on every rerun (seconds per page)
             file_name=f"{report.case_id or 'case'}.pdf",
             mime="application/pdf",
         )
