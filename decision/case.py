@@ -59,7 +59,9 @@ class Diagnosis(BaseModel):
     condition: ConditionId | None = Field(default=None, title="Condition")
     region: RegionId | None = Field(default=None, title="Region")
     subtype: str | None = Field(
-        default=None, title="Subtype", description="Stenosis: central, foraminal, lateral_recess; CRPS: type_1, type_2."
+        default=None,
+        title="Subtype",
+        description="Stenosis: central, foraminal or lateral recess; CRPS: type 1 or type 2.",
     )
     levels: list[Level] | None = Field(default=None, max_length=12, title="Levels (e.g. L4-L5, L5-S1)")
     side: SideId | None = Field(default=None, title="Side")

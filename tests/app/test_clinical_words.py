@@ -30,13 +30,13 @@ clinician_page()
 
 
 def _shown(at: AppTest) -> list[str]:
-    """What the page says in words: text, alerts, and every question's label and choices (the JSON
+    """What the page says in words: text, alerts, and every question's label, help and choices (the JSON
     view of the case and what sits behind an "ids" expander are a reviewer's view, left out)."""
     behind_toggle = {m.value for e in at.expander if "ids" in e.label.lower() for m in e.markdown}
     texts = [e.value for kind in (at.markdown, at.caption, at.error, at.warning, at.info, at.success) for e in kind]
     texts = [text for text in texts if text not in behind_toggle]
     for widgets in (at.radio, at.selectbox, at.multiselect, at.number_input, at.text_input, at.checkbox, at.toggle):
-        texts += [w.label for w in widgets]
+        texts += [w.label for w in widgets] + [w.help for w in widgets if w.help]
     for choices in (at.radio, at.selectbox):
         texts += [str(option) for w in choices for option in w.options if w.key != "demo_choice"]
     return [re.sub(r"\]\(https?://[^)]*\)", "]", text) for text in texts]  # a source's URL is a link, not words
