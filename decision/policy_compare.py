@@ -24,9 +24,6 @@ from decision.report import Reason, Report, ReportCandidate, Status
 from decision.verdict import params_used, rule_text
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")
-COVERAGE_POLICIES = frozenset({"cms"})
-"""Profiles that state a payer's coverage (Medicare's local coverage determinations), not a
-clinical indication: their answers and differences are worded as coverage."""
 COVERAGE_WORDS: dict[str, str] = {
     "indicated": "covered: meets the coverage criteria",
     "indicated_with_caution": "covered: meets the coverage criteria (with caution)",
@@ -151,7 +148,7 @@ def _profile(evaluator: CaseEvaluator, policy: str, report: Report) -> Profile:
     return Profile(
         policy=policy,
         title=report.policy_title,
-        coverage=policy in COVERAGE_POLICIES,
+        coverage=evaluator.knowledge.policies[policy].kind == "coverage",  # declared in the policy's YAML
         guideline=guideline,
         guideline_title=source.title if source is not None else None,
     )

@@ -258,6 +258,11 @@ class Policy(BaseModel):
     title: str
     description: str
     extends: str | None = None
+    kind: Literal["clinical", "coverage"] = Field(
+        default="clinical",
+        description="coverage: the profile states a payer's coverage criteria (its answers are worded as "
+        "coverage, never as a clinical indication); not inherited through `extends`.",
+    )
     params: dict[str, PolicyParam] = Field(default_factory=dict)
 
 

@@ -3,6 +3,7 @@ differs from the default, the rule and the source that make the difference."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,20 @@ def test_the_cms_column_is_worded_as_coverage(evaluator: CaseEvaluator) -> None:
     assert row.words["clinic"] == "Deferred"
     (cms,) = [d for d in row.differences if d.policy == "cms"]
     assert cms.words.startswith("not covered") and cms.default_words == "Deferred"
+
+
+def test_coverage_wording_follows_the_kind_the_policy_file_declares(evaluator: CaseEvaluator) -> None:
+    """Which profile is a payer's is knowledge (the policy YAML's `kind`), not a list in the code:
+    a profile declared coverage is worded as coverage, one declared clinical is not."""
+    assert evaluator.knowledge.policies["cms"].kind == "coverage"
+    policies = dict(evaluator.knowledge.policies)
+    policies["nice"] = policies["nice"].model_copy(update={"kind": "coverage"})
+    policies["cms"] = policies["cms"].model_copy(update={"kind": "clinical"})
+    swapped = CaseEvaluator(dataclasses.replace(evaluator.knowledge, policies=policies))
+    coverage = {p.policy: p.coverage for p in compare_policies(swapped, REPEAT_LIMIT).profiles}
+    assert coverage["nice"] and not coverage["cms"]
+    row = next(r for r in compare_policies(swapped, REPEAT_LIMIT).rows if r.key == TF)
+    assert row.words["cms"] == "Not indicated" and row.words["nice"] in set(COVERAGE_WORDS.values())
 
 
 def test_the_asipp_switch_names_the_bleeding_risk_class_each_guideline_gives(evaluator: CaseEvaluator) -> None:
