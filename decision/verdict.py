@@ -174,20 +174,28 @@ class _Outcome:
     plans: list[HoldPlanStep] = field(default_factory=list)
 
 
-def entries_concerned(evaluator: Evaluator, rule: Rule, path: str, want: str) -> tuple[str, ...]:
+def entries_concerned(
+    evaluator: Evaluator, rule: Rule, path: str, want: str, counts: tuple[Count, ...] | None = None
+) -> tuple[str, ...]:
     """The list entries (as the case wrote them) that make a rule's count over `path`'s list hold
-    (`want` T) or leave it undecided (U): the drug a question is about, named in the question."""
+    (`want` T) or leave it undecided (U): the drug a question is about, named in the question.
+    `counts`: the rule's filtered counts, if already found (`filtered_counts`)."""
     list_name = path.partition(".")[0]
     items = evaluator.context.lists.get(list_name)
     if not items:
         return ()
     found: list[str] = []
-    for node in walk(rule.when):
-        if isinstance(node, Count) and node.list == list_name and node.where is not None:
+    for node in filtered_counts(rule) if counts is None else counts:
+        if node.list == list_name and node.where is not None:
             for index, item in enumerate(items):
                 if evaluator.item(node.where, item) == want:
                     found.append(str(item.get("written") or item.get("name") or f"entry {index + 1}"))
     return tuple(dict.fromkeys(found))
+
+
+def filtered_counts(rule: Rule) -> tuple[Count, ...]:
+    """The counts with a filter in a rule's condition (those whose entries a question can name)."""
+    return tuple(node for node in walk(rule.when) if isinstance(node, Count) and node.where is not None)
 
 
 class VerdictBuilder:
@@ -203,6 +211,9 @@ class VerdictBuilder:
             if compiled.action_unknown:
                 self.by_action[compiled.action_unknown] = (compiled, "U")
         self.texts = {c.entry.rule.id: rule_text(c.entry.rule, policy) for c in policy.rules}
+        self._counts = {c.entry.rule.id: filtered_counts(c.entry.rule) for c in policy.rules}
+        self._indications: dict[str, list[CompiledRule]] = {}
+        self._undecided: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def _reason(
         self,
@@ -222,6 +233,18 @@ class VerdictBuilder:
             missing=missing or [],
             recheck=words.recheck,
         )
+
+    def _undecided_text(self, title: str, fields: list[str]) -> str:
+        """`undecided_text`, remembered: naming the fields in words looks each up in the field
+        catalogue, and the same rule is undecided for the same fields in case after case."""
+        key = (title, tuple(fields))
+        text = self._undecided.get(key)
+        if text is None:
+            text = self._undecided[key] = undecided_text(title, fields)
+        return text
+
+    def _entries(self, evaluator: Evaluator, rule: Rule, path: str, want: str) -> tuple[str, ...]:
+        return entries_concerned(evaluator, rule, path, want, self._counts[rule.id])
 
     def _outcome(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
         indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
@@ -248,7 +271,7 @@ class VerdictBuilder:
                 if then.status:
                     status = worst(status, then.status)  # not indicated stays not indicated: it is the worst
                 for path in then.require:
-                    missing.append((path, compiled, entries_concerned(evaluator, rule, path, "T")))
+                    missing.append((path, compiled, self._entries(evaluator, rule, path, "T")))
                 if then.plan is not None:
                     plans.append(self._plan(rule))
                 if then.guidance:
@@ -262,9 +285,9 @@ class VerdictBuilder:
                 if changes_status:
                     if relevant:
                         status = worst(status, "needs_information")
-                    missing.extend((path, compiled, entries_concerned(evaluator, rule, path, "U")) for path in fields)
+                    missing.extend((path, compiled, self._entries(evaluator, rule, path, "U")) for path in fields)
                 title = self.texts[rule.id].title
-                text = undecided_text(title, fields)
+                text = self._undecided_text(title, fields)
                 reasons.append(
                     self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
                 )
@@ -298,16 +321,25 @@ class VerdictBuilder:
     def _why_not(self, context: Context, evaluator: Evaluator) -> list[Reason]:
         assert context.option is not None
         out: list[Reason] = []
-        for compiled in self.policy.rules:
+        for compiled in self._indications_for(context.option.procedure):
             rule = compiled.entry.rule
-            if not rule.then.indicate or not targets_procedure(rule.when, context.option.procedure):
-                continue
             unmet = evaluator.unmet(rule.when)
             if not unmet:
                 continue
             text = not_met_text(self.knowledge, self.texts[rule.id].title, unmet, self.params)
             out.append(self._reason(rule, "not_met", None, text=text))
         return out
+
+    def _indications_for(self, procedure: str) -> list[CompiledRule]:
+        """The indication rules that can speak of a procedure, in knowledge order (found once)."""
+        found = self._indications.get(procedure)
+        if found is None:
+            found = self._indications[procedure] = [
+                c
+                for c in self.policy.rules
+                if c.entry.rule.then.indicate and targets_procedure(c.entry.rule.when, procedure)
+            ]
+        return found
 
     @staticmethod
     def _guidance(rules: list[Rule]) -> list[str]:
@@ -470,9 +502,9 @@ class VerdictBuilder:
             then = rule.then
             if truth == "U" and (then.indicate or then.status or then.red_flag):
                 for path in case_evaluator.unknown_fields(rule.when):
-                    need(path, compiled, entries_concerned(case_evaluator, rule, path, "U"))
+                    need(path, compiled, self._entries(case_evaluator, rule, path, "U"))
             for path in then.require if truth == "T" else ():
-                need(path, compiled, entries_concerned(case_evaluator, rule, path, "T"))
+                need(path, compiled, self._entries(case_evaluator, rule, path, "T"))
         for outcome in outcomes:
             if outcome.relevant:
                 for path, compiled, entries in outcome.missing:
