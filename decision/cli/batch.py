@@ -7,6 +7,7 @@ under one lock). Lines are streamed, never all held: memory stays flat however l
 from __future__ import annotations
 
 import glob
+import itertools
 import json
 import multiprocessing
 import unicodedata
@@ -16,6 +17,7 @@ from typing import Any, BinaryIO
 
 from decision.cli.inputs import InputError, parse_document
 from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator
+from decision.report import Report
 
 Result = tuple[str, bool]
 """(one output line without its newline, whether the case was valid)."""
@@ -36,23 +38,64 @@ def printable_id(value: Any) -> str | None:
     return "".join(ch for ch in value if unicodedata.category(ch) not in _UNPRINTABLE)[:200]
 
 
+CHUNK = 64
+"""Cases evaluated together: one engine session per ruleset serves all of them (`evaluate_many`)."""
+
+
+def _payload(number: int, raw: bytes | None) -> Any:
+    if raw is None:
+        raise InputError([f"longer than {MAX_LINE_BYTES:,} bytes; not read"])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError([f"not UTF-8 text (byte {exc.start})"]) from None
+    return parse_document(text, f"line {number}")
+
+
+def _error(number: int, payload: Any, exc: InputError | InvalidCase) -> Result:
+    case_id = printable_id(payload.get("case_id")) if isinstance(payload, dict) else None
+    return json.dumps({"line": number, "case_id": case_id, "error": {"problems": exc.echoed_problems}}), False
+
+
+def _record(number: int, report: Report) -> Result:
+    return f'{{"line":{number},{report.model_dump_json()[1:]}', True
+
+
 def evaluate_line(evaluator: CaseEvaluator, number: int, raw: bytes | None, policy: str | None) -> Result:
     """A report record, or an error record, each with the input line number; never an exception.
     `raw` is None for a line longer than MAX_LINE_BYTES (not read)."""
     payload: Any = None
     try:
-        if raw is None:
-            raise InputError([f"longer than {MAX_LINE_BYTES:,} bytes; not read"])
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError([f"not UTF-8 text (byte {exc.start})"]) from None
-        payload = parse_document(text, f"line {number}")
-        report = evaluator.evaluate(payload, policy).model_dump_json()
-        return f'{{"line":{number},{report[1:]}', True
+        payload = _payload(number, raw)
+        return _record(number, evaluator.evaluate(payload, policy))
     except (InputError, InvalidCase) as exc:
-        case_id = printable_id(payload.get("case_id")) if isinstance(payload, dict) else None
-        return json.dumps({"line": number, "case_id": case_id, "error": {"problems": exc.echoed_problems}}), False
+        return _error(number, payload, exc)
+
+
+def evaluate_lines(evaluator: CaseEvaluator, items: list[tuple[int, bytes | None]], policy: str | None) -> list[Result]:
+    """`evaluate_line` for each item, the same records in the same order, the valid cases run
+    through the engine together (`CaseEvaluator.evaluate_many`)."""
+    results: list[Result | None] = [None] * len(items)
+    read: list[tuple[int, Any]] = []
+    for position, (number, raw) in enumerate(items):
+        try:
+            read.append((position, _payload(number, raw)))
+        except InputError as exc:
+            results[position] = _error(number, None, exc)
+    outcomes = evaluator.evaluate_many([payload for _, payload in read], policy)
+    for (position, payload), outcome in zip(read, outcomes, strict=True):
+        number = items[position][0]
+        results[position] = (
+            _error(number, payload, outcome) if isinstance(outcome, InvalidCase) else _record(number, outcome)
+        )
+    return [result for result in results if result is not None]
+
+
+def chunked(items: Iterable[tuple[int, bytes | None]], size: int = CHUNK) -> Iterator[list[tuple[int, bytes | None]]]:
+    """The items in lists of `size`, as they are read (streaming is kept)."""
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _bounded_lines(stream: BinaryIO) -> Iterator[bytes | None]:
@@ -81,8 +124,8 @@ def numbered(lines: Iterable[bytes] | BinaryIO) -> Iterator[tuple[int, bytes | N
 
 def run_serial(lines: Iterable[bytes] | BinaryIO, policy: str | None) -> Iterator[Result]:
     evaluator = default_evaluator()
-    for number, raw in numbered(lines):
-        yield evaluate_line(evaluator, number, raw, policy)
+    for chunk in chunked(numbered(lines)):
+        yield from evaluate_lines(evaluator, chunk, policy)
 
 
 _worker_policy: str | None = None
@@ -94,22 +137,25 @@ def _init_worker(policy: str | None) -> None:
     default_evaluator()  # build the engine once per process, before the first case
 
 
-def _work(item: tuple[int, bytes | None]) -> Result:
-    return evaluate_line(default_evaluator(), item[0], item[1], _worker_policy)
+def _work(items: list[tuple[int, bytes | None]]) -> list[Result]:
+    return evaluate_lines(default_evaluator(), items, _worker_policy)
 
 
 def run_workers(
-    lines: Iterable[bytes] | BinaryIO, policy: str | None, workers: int, chunk: int = 64
+    lines: Iterable[bytes] | BinaryIO, policy: str | None, workers: int, chunk: int = CHUNK
 ) -> Iterator[Result]:
-    """Worker processes, results in input order (imap keeps order while streaming)."""
+    """Worker processes, results in input order (imap keeps order while streaming); each task is
+    a chunk of cases evaluated together."""
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker, initargs=(policy,)) as pool:
-        yield from pool.imap(_work, numbered(lines), chunksize=chunk)
+        for results in pool.imap(_work, chunked(numbered(lines), chunk)):
+            yield from results
 
 
 def _evaluate_partition(lines: Iterable[str], policy: str | None) -> list[str]:
     evaluator = default_evaluator()
-    return [evaluate_line(evaluator, n, raw, policy)[0] for n, raw in numbered(line.encode() for line in lines)]
+    items = numbered(line.encode() for line in lines)
+    return [record for chunk in chunked(items) for record, _ in evaluate_lines(evaluator, chunk, policy)]
 
 
 def run_dask(pattern: str, out_dir: str, scheduler: str, policy: str | None) -> tuple[int, int]:

@@ -11,30 +11,36 @@ a rotating order, so a slow spell of the machine falls on all of them alike):
              drained with no Python work per firing (the floor under any engine wrapper)
   reference  the same full path with the plain-Python evaluator instead of durable-rules
 plus the full path by case size (1, 5 and 20 diagnoses), knowledge load + compile time, peak
-memory, and the engine's cost per case when the rule count is multiplied (synthetic copies of the
-real rules, so the conditions stay realistic).
+memory, the engine's cost per case when the rule count is multiplied (synthetic copies of the
+real rules, so the conditions stay realistic), and whole-batch throughput (one case per engine
+session, `spine-cds batch` on one core and with two workers, `--dask` on a 2-worker LocalCluster).
+Per-case figures are CPU time of the evaluating thread; batch figures are wall clock.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gc
+import importlib.util
 import itertools
 import json
 import resource
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import durable_rules_engine
 from durable.engine import Host
 
+from decision.cli.batch import evaluate_line, numbered, run_dask, run_serial, run_workers
 from decision.cli.casegen import generate_cases
 from decision.compile import SEEN_ACTION, CompiledPolicy
 from decision.engine import EngineError, RulesEngine
-from decision.evaluator import CaseEvaluator, InvalidCase
+from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator
 from decision.explain import to_text
 from decision.reference import reference_evaluate
 from knowledge.loader import Knowledge, RuleEntry, load_knowledge
@@ -217,15 +223,49 @@ def _with_diagnoses(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]], 
     return out
 
 
+def batch_figures(lines: list[str], with_dask: bool = True) -> dict[str, Any]:
+    """Whole-batch throughput (wall clock, cases/s) on the bench mix: one case per engine session
+    on one core (as before issue 17), `spine-cds batch` on one core (CHUNK cases per session), with
+    two worker processes, and with `--dask` on a 2-worker LocalCluster (its start and each
+    worker's knowledge compile included: measured on the same lines, written to two files)."""
+    encoded = [line.encode() for line in lines]
+    evaluator = default_evaluator()  # built before the workers fork, so they start warm
+    out: dict[str, Any] = {"cases": len(lines)}
+
+    def rate(run: Callable[[], int]) -> dict[str, float]:
+        gc.collect()
+        start = time.perf_counter()
+        count = run()
+        seconds = time.perf_counter() - start
+        return {"cases": count, "seconds": seconds, "cases_per_second": count / seconds}
+
+    out["one_per_session_1_core"] = rate(
+        lambda: sum(1 for n, raw in numbered(encoded) if evaluate_line(evaluator, n, raw, None))
+    )
+    out["batch_1_core"] = rate(lambda: sum(1 for _ in run_serial(encoded, None)))
+    out["batch_2_workers"] = rate(lambda: sum(1 for _ in run_workers(encoded, None, 2)))
+    if with_dask:
+        if importlib.util.find_spec("distributed") is None:
+            out["dask_2_workers"] = None
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                half = len(lines) // 2
+                for name, part in (("a", lines[:half]), ("b", lines[half:])):
+                    Path(folder, f"cases-{name}.jsonl").write_text("\n".join(part) + "\n")
+                pattern = str(Path(folder, "cases-*.jsonl"))
+                out["dask_2_workers"] = rate(lambda: run_dask(pattern, str(Path(folder, "out")), "local", None)[0])
+    return out
+
+
 def run_benchmark(
-    case_count: int = 2000, scale_cases: int = 300, factors: tuple[int, ...] = (1, 4, 16)
+    case_count: int = 2000, scale_cases: int = 300, factors: tuple[int, ...] = (1, 4, 16), with_dask: bool = True
 ) -> dict[str, Any]:
     started = time.perf_counter()
     compile_times = []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0 = _clock()
         case_evaluator = CaseEvaluator(load_knowledge())
-        compile_times.append(time.perf_counter() - t0)
+        compile_times.append(_clock() - t0)
     knowledge = case_evaluator.knowledge
     host_evaluator = _host_evaluator(knowledge)
     cases = list(generate_cases(knowledge, case_count))
@@ -299,6 +339,7 @@ def run_benchmark(
         if factor > 1:
             scaled.close()
     results["rule_count_scaling_floor"] = scaling
+    results["batch"] = batch_figures(lines, with_dask)
     host_evaluator.close()
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["wall_s"] = time.perf_counter() - started
@@ -325,7 +366,7 @@ def format_table(results: dict[str, Any]) -> str:
         f"full / reference (p50):   {ratios['full_over_reference_p50']:.2f}",
         f"full / full_host (p50):   {ratios['full_over_full_host_p50']:.2f}",
         f"floor / floor_host (p50): {ratios['floor_over_floor_host_p50']:.2f}",
-        f"knowledge load + compile: {results['load_and_compile_s']['median']:.3f} s (median of 3)",
+        f"knowledge load + compile: {results['load_and_compile_s']['median']:.3f} s (CPU, median of 3)",
         f"peak memory (RSS): {results['peak_rss_mb']:.0f} MB",
         "",
         "full path by diagnoses per case (p50 / p99, µs):",
@@ -341,6 +382,18 @@ def format_table(results: dict[str, Any]) -> str:
             f"  {factor:>4}: {r['rules']:5} rules ({r['engine_rules_clinic']:6} engine rules)  "
             f"p50 {r['p50_us']:,.0f} µs  {r['cases_per_second']:,.0f} cases/s"
         )
+    batch = results.get("batch")
+    if batch:
+        lines += ["", f"batch throughput on the same {batch['cases']} cases (wall clock):"]
+        for name, label in (
+            ("one_per_session_1_core", "one case per engine session, 1 core"),
+            ("batch_1_core", "spine-cds batch, 1 core"),
+            ("batch_2_workers", "spine-cds batch --workers 2"),
+            ("dask_2_workers", "--dask, 2-worker LocalCluster (start included)"),
+        ):
+            figure = batch.get(name)
+            if figure:
+                lines.append(f"  {label:48} {figure['cases_per_second']:8,.0f} cases/s  ({figure['seconds']:.1f} s)")
     lines.append(
         f"\n{results['case_mix']['cases']} generated cases; knowledge {results['knowledge']['version']} "
         f"#{results['knowledge']['hash']}; {results['wall_s']:.0f} s"
