@@ -19,7 +19,6 @@ from decision.report import (
     Finding,
     HoldPlanStep,
     MissingInformation,
-    Reason,
     ReasonKind,
     Report,
     ReportCandidate,
@@ -167,7 +166,7 @@ class _Outcome:
 
     context: Context
     status: Status
-    reasons: list[Reason]
+    reasons: list[dict[str, Any]]  # Reason fields
     guidance: list[str]
     relevant: bool  # weighed for real: an indication was met or undecided
     missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = field(default_factory=list)
@@ -222,17 +221,18 @@ class VerdictBuilder:
         status: Status | None,
         missing: list[str] | None = None,
         text: str | None = None,
-    ) -> Reason:
+    ) -> dict[str, Any]:
+        """A `Reason` as the dict it is validated from when its candidate is built."""
         words = self.texts[rule.id]
-        return Reason(
-            rule_id=rule.id,
-            kind=kind,
-            status=status,
-            text=text or words.text,
-            sources=words.sources,
-            missing=missing or [],
-            recheck=words.recheck,
-        )
+        return {
+            "rule_id": rule.id,
+            "kind": kind,
+            "status": status,
+            "text": text or words.text,
+            "sources": words.sources,
+            "missing": missing or [],
+            "recheck": words.recheck,
+        }
 
     def _undecided_text(self, title: str, fields: list[str]) -> str:
         """`undecided_text`, remembered: naming the fields in words looks each up in the field
@@ -249,7 +249,7 @@ class VerdictBuilder:
     def _outcome(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
         indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
         indication_unknown = [c for c, t in fired if t == "U" and c.entry.rule.then.indicate]
-        reasons: list[Reason] = []
+        reasons: list[dict[str, Any]] = []
         missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = []
         plans: list[HoldPlanStep] = []
         status: Status
@@ -292,9 +292,9 @@ class VerdictBuilder:
                     self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
                 )
         if not relevant:
-            reasons = [r for r in reasons if r.kind in ("restriction",) and r.status == "not_indicated"]
+            reasons = [r for r in reasons if r["kind"] in ("restriction",) and r["status"] == "not_indicated"]
             reasons += self._why_not(context, evaluator)
-        reasons.sort(key=lambda r: (_KIND_ORDER[r.kind], r.rule_id))
+        reasons.sort(key=lambda r: (_KIND_ORDER[r["kind"]], r["rule_id"]))
         open_status = status not in ("not_indicated", "contraindicated")
         guidance = self._guidance(guidance_rules) if open_status else []
         plans = sorted(plans, key=lambda p: (p.medication, p.rule_id)) if open_status else []
@@ -318,9 +318,9 @@ class VerdictBuilder:
             recheck=words.recheck,
         )
 
-    def _why_not(self, context: Context, evaluator: Evaluator) -> list[Reason]:
+    def _why_not(self, context: Context, evaluator: Evaluator) -> list[dict[str, Any]]:
         assert context.option is not None
-        out: list[Reason] = []
+        out: list[dict[str, Any]] = []
         for compiled in self._indications_for(context.option.procedure):
             rule = compiled.entry.rule
             unmet = evaluator.unmet(rule.when)
@@ -436,16 +436,18 @@ class VerdictBuilder:
             best = min(group, key=lambda o: (status_rank(o.status), o.context.index))
             levels = sorted({lvl for o in group if o.status == best.status for lvl in o.context.levels})
             merged.append(
-                ReportCandidate(
-                    procedure=key.procedure,
-                    approach=key.approach,
-                    region=key.region,
-                    levels=levels,
-                    bleeding_risk=_known(best.context.values.get("candidate.bleeding_risk")),
-                    guidance=best.guidance,
-                    status=best.status,
-                    reasons=best.reasons,
-                    antithrombotic_plan=best.plans,
+                ReportCandidate.model_validate(
+                    {
+                        "procedure": key.procedure,
+                        "approach": key.approach,
+                        "region": key.region,
+                        "levels": levels,
+                        "bleeding_risk": _known(best.context.values.get("candidate.bleeding_risk")),
+                        "guidance": best.guidance,
+                        "status": best.status,
+                        "reasons": best.reasons,
+                        "antithrombotic_plan": best.plans,
+                    }
                 )
             )
         position = {(o.procedure, o.approach): i for i, o in enumerate(self.knowledge.options)}
