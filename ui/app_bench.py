@@ -113,6 +113,10 @@ FRAGMENTS = {
     "form": "case_form(answers)",
     "questions": "missing_questions(answers, answers.report(evaluator()))",
     "what-if": "what_if_panel(answers, answers.report(evaluator()), None)",
+    "save": (
+        "from ui.clinician import _save_and_share\nfrom ui.identity import signed_in_user\n"
+        "_save_and_share(answers.case, answers.report(evaluator()), signed_in_user())"
+    ),
 }
 
 
@@ -129,7 +133,7 @@ def bench_fragments(rounds: int) -> dict[str, list[float]]:
         code = FRAGMENT_SCRIPT.format(root=root, demo=NEEDS_MEDICATIONS, call=FRAGMENTS[part])
         return AppTest.from_string(code, default_timeout=TIMEOUT).run()
 
-    form, questions, panel = script("form"), script("questions"), script("what-if")
+    form, questions, panel, saving = script("form"), script("questions"), script("what-if"), script("save")
     panel.selectbox(key="whatif_path").set_value("add:medications").run()
     for index in range(rounds):
         form.number_input(key="f_age").set_value(40 + index % 2)
@@ -140,6 +144,9 @@ def bench_fragments(rounds: int) -> dict[str, list[float]]:
         panel.number_input(key="whatif_medications.last_dose_hours_ago").set_value(130 + index % 2)
         panel.text_input(key="whatif_medications.name").input("apixaban")
         _timed(samples, "fragment: what-if, one step", panel.run)
+        first = next(b for b in saving.button if b.label in ("Save to the MDT list", "Save again (new version)"))
+        first.click()
+        _timed(samples, "fragment: save (and its rerun)", saving.run)
     return samples
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from decision.report import Report
 from ui.case_answers import save
@@ -62,7 +63,17 @@ def save_to_mdt_list(case: dict[str, Any], report: Report, user: User) -> None:
     if wanted:
         with store_refusals_shown("Not saved"):
             st.session_state[SAVED] = save(store(), case, report, title, who=user.audit_name, case_id=target)
-            st.rerun()  # the buttons drawn above must now offer "save again", not a second first save
+            _rerun_saving()  # the buttons drawn above must now offer "save again", not a second first save
+
+
+def _rerun_saving() -> None:
+    """Rerun only the saving section (a fragment on the clinician page: a save changes no report).
+    A click reruns the fragment alone in the browser; where the whole script is running (AppTest
+    reruns whole scripts), a fragment-scoped rerun is refused, and the page is rerun instead."""
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:
+        st.rerun()
 
 
 def show_saved_link() -> None:

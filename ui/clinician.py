@@ -31,6 +31,7 @@ IMPORTED = "imported_fhir"
 FORM_LEFT_OUT = "form_left_out"
 
 
+@st.fragment  # saving or downloading reruns only this section: neither changes the report
 def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
     cols = st.columns(3)
     assessed_at = dt.datetime.now().astimezone()

@@ -37,9 +37,19 @@ def _rule_line(rule: DifferingRule, policy_title: str, default_title: str) -> st
     return f"  - *{markdown_text(rule.title)}* ({under}): {markdown_text(rule.text)}  \n    Sources: {markdown_text(sources)}"
 
 
+OPEN_KEY = "policy_compare_open"
+"""The expander's open state: the comparison is worked out only while it is open."""
+
+
 def policy_comparison(case: dict[str, Any]) -> None:
-    """The comparison in an expander under the report; one call from the clinician page."""
-    with st.expander("Policies side by side: clinic, NICE, Medicare (CMS), ASIPP"):
+    """The comparison in an expander under the report; one call from the clinician page.
+
+    It evaluates the case once per profile, so it runs only while its expander is open (a lazy
+    expander: opening it reruns the page): closed, it would still cost every rerun of the page."""
+    section = st.expander("Policies side by side: clinic, NICE, Medicare (CMS), ASIPP", key=OPEN_KEY, on_change="rerun")
+    with section:
+        if not section.open:
+            return
         try:
             comparison = compare_policies(evaluator(), case)
         except InvalidCase:
