@@ -240,6 +240,12 @@ def _assess(page: Page) -> None:
     page.get_by_text("Case summary.").first.wait_for()
 
 
+def _shot_at(page: Page, where: Any, name: str) -> None:
+    """A screenshot of the screen that starts at `where` (the part of the page the step is about)."""
+    where.first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    _shot(page, name)
+
+
 def _body(page: Page) -> str:
     return str(page.inner_text("body"))
 
@@ -332,13 +338,14 @@ def test_the_consultant_enters_a_new_patient_and_an_empty_listed_medication_tabl
     # the table and what an empty one means are there at once, before Assess
     page.locator(".st-key-f_medications_table").wait_for()
     page.get_by_text("No rows yet: the medication list is treated as not yet known").wait_for()
+    _shot_at(page, page.get_by_text("Imaging", exact=True), "consultant-listed-table")
     _assess(page)
     assert _status(page, ESI_TF) != "INDICATED WITH CAUTION"
     assert _status(page, ESI_IL) != "INDICATED WITH CAUTION"
     assert _status(page, ESI_TF) not in {"INDICATED", "INDICATED WITH CAUTION"}
     box = _box_text(page)
     assert "Does the patient take any medicines" in box, box[:600]
-    _shot(page, "consultant-listed-but-empty")
+    _shot_at(page, page.get_by_text("Case summary."), "consultant-listed-but-empty")
 
 
 def test_apixaban_48_hours_ago_defers_the_epidurals_as_the_asra_2018_hold_says(consultant: Page) -> None:
@@ -357,7 +364,7 @@ def test_apixaban_48_hours_ago_defers_the_epidurals_as_the_asra_2018_hold_says(c
     for title in (ESI_TF, ESI_IL):
         assert _status(page, title) == "DEFERRED", title
     assert f"Apixaban is stopped at least {stop_hours} hours" in body or f"{stop_hours} hours" in body
-    _shot(page, "consultant-apixaban-deferred")
+    _shot_at(page, page.get_by_text("Case summary."), "consultant-apixaban-deferred")
 
 
 def test_an_answer_given_in_place_is_kept_and_its_question_does_not_come_back(consultant: Page) -> None:
@@ -392,7 +399,7 @@ def test_what_if_the_last_apixaban_dose_were_130_hours_ago_says_the_change_in_wo
         _type(page, "Which medicine (generic or brand name)?", "apixaban")
         _type(page, "How many hours ago was the last dose taken?", WHAT_IF_HOURS)
     words = str(page.locator('[data-testid="stExpander"]').filter(has_text=WHAT_IF).first.inner_text())
-    _shot(page, "consultant-what-if")
+    _shot_at(page, page.locator("summary").filter(has_text=WHAT_IF), "consultant-what-if")
     if not last_dose and f"{ESI_TF}: DEFERRED →" not in words:
         pytest.xfail(
             "ui/case_questions.py: what-if cannot change the recorded apixaban's last dose ('Answer to change' "
@@ -419,7 +426,7 @@ def test_the_case_summary_is_at_the_top_and_the_policies_are_side_by_side(consul
     assert "Clinic" in text and "NICE" in text
     assert not re.search(r"\b(indicated_with_caution|needs_information|not_indicated)\b", text), text
     assert "DEFERRED" in text.upper()
-    _shot(page, "consultant-policies")
+    _shot_at(page, page.locator("summary").filter(has_text="Policies side by side"), "consultant-policies")
 
 
 def test_the_letter_downloads_as_a_pdf_named_for_the_case(consultant: Page) -> None:
@@ -463,7 +470,7 @@ def test_the_consultant_saves_to_the_mdt_list_and_gets_a_full_share_link(consult
     assert found, "the share link is not a full link to this app"
     JOURNEY["share_link"] = found.group(0)
     assert page.get_by_role("button", name="Save again (new version)").count() == 1
-    _shot(page, "consultant-saved")
+    _shot_at(page, page.get_by_role("button", name="Report as PDF"), "consultant-saved")
 
 
 # --- 2. the registrar on the trainee pages -----------------------------------------------------
@@ -535,7 +542,7 @@ def test_the_registrar_answers_every_quiz_candidate_and_sees_the_engines_answer_
     _settled(page)
     page.get_by_text(re.compile(r"\d+ of \d+ right")).first.wait_for()
     body = _body(page)
-    _shot(page, "registrar-quiz")
+    _shot_at(page, page.get_by_text(re.compile(r"\d+ of \d+ right")), "registrar-quiz")
     assert not EMOJI.search(body), EMOJI.findall(body)[:3]
     marked = _table_rows(page.locator('[data-testid="stTable"]').filter(has_text="Your answer").first)
     assert [row["Procedure"] for row in marked] == labels  # every candidate, in the order asked
@@ -638,5 +645,5 @@ def test_the_chair_opens_the_consultants_share_link_and_sees_the_case_summary(br
     body = _body(page)
     assert "71-year-old man" in body and "apixaban" in body.lower()
     assert _status(page, ESI_TF) == "DEFERRED"
-    _shot(page, "chair-shared-case")
+    _shot_at(page, page.get_by_text("Case summary."), "chair-shared-case")
     page.close()
