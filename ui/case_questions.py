@@ -118,9 +118,35 @@ def _addable_lists() -> dict[str, FieldGroup]:
     return {group.path: group for group in case_layout() if group.repeated and group.path != "diagnoses"}
 
 
-def _choice_words(choice: str, fields: dict[str, FieldSpec], lists: dict[str, FieldGroup]) -> str:
+ENTRY = "entry:"
+"""A what-if choice that changes one answer of an entry already listed (`entry:medications:0:last_dose_hours_ago`)."""
+
+
+def _entry_choices(case: dict[str, Any], lists: dict[str, FieldGroup]) -> dict[str, tuple[FieldGroup, int, FieldSpec]]:
+    """Each answer of each listed entry ("apixaban: last dose, hours ago"), so a what-if can change
+    the recorded apixaban's last dose, not only add a second apixaban beside it."""
+    choices: dict[str, tuple[FieldGroup, int, FieldSpec]] = {}
+    for path, group in lists.items():
+        entries = case.get(path)
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(entry, dict):
+                for spec in group.fields:
+                    choices[f"{ENTRY}{path}:{index}:{spec.path}"] = (group, index, spec)
+    return choices
+
+
+def _choice_words(
+    choice: str,
+    fields: dict[str, FieldSpec],
+    lists: dict[str, FieldGroup],
+    entries: dict[str, tuple[FieldGroup, int, FieldSpec]],
+    case: dict[str, Any],
+) -> str:
     if choice.startswith(ADD):
         return f"Add to {lists[choice[len(ADD) :]].title.lower()}"
+    if choice in entries:
+        group, index, spec = entries[choice]
+        return f"{entry_words(case, group.path, index)} ({group.title.lower()}): {spec.label()}"
     return fields[choice].label()
 
 
@@ -160,13 +186,18 @@ def what_if_panel(answers: CaseAnswers, report: Report, policy: str | None) -> N
     case = answers.case if isinstance(answers.case, dict) else {}
     with st.expander("What if… change one answer and see what changes"):
         fields, lists = _changeable_fields(), _addable_lists()
+        entries = _entry_choices(case, lists)
         choice = st.selectbox(
             "Answer to change",
-            [*fields, *(f"{ADD}{path}" for path in lists)],
+            [*fields, *entries, *(f"{ADD}{path}" for path in lists)],
             key="whatif_path",
-            format_func=lambda c: _choice_words(c, fields, lists),
+            format_func=lambda c: _choice_words(c, fields, lists, entries, case),
         )
-        if choice.startswith(ADD):
+        if choice in entries:
+            group, index, spec = entries[choice]
+            answered, value = answer_widget(spec, f"{WHAT_IF_PREFIX}value")
+            change = Change(path=f"{group.path}.{spec.path}", value=value if answered else None, entry=index)
+        elif choice.startswith(ADD):
             group = lists[choice[len(ADD) :]]
             entry = _new_entry(group)
             if not entry:

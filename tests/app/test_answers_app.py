@@ -174,6 +174,28 @@ def test_what_if_adds_a_medication_and_says_the_change_in_words_then_keeps_it() 
     assert f":violet[**DEFERRED**] {ESI_TRANSFORAMINAL}" in _text(at)
 
 
+def test_what_if_changes_the_recorded_apixabans_last_dose_instead_of_adding_a_second_apixaban() -> None:
+    at = _page()
+    at.selectbox(key="demo_choice").set_value("esi-lumbar-radicular-indicated").run()
+    at.selectbox(key="whatif_path").set_value("add:medications").run()
+    at.text_input(key="whatif_medications.name").input("apixaban")
+    at.number_input(key="whatif_medications.last_dose_hours_ago").set_value(24).run()
+    at.button(key="whatif_keep").click().run()
+    assert f":violet[**DEFERRED**] {ESI_TRANSFORAMINAL}" in _text(at)
+    choice = "entry:medications:0:last_dose_hours_ago"
+    assert choice in at.selectbox(key="whatif_path").options or any(
+        "apixaban" in o.lower() and "dose" in o.lower() for o in at.selectbox(key="whatif_path").options
+    )
+    at.selectbox(key="whatif_path").set_value(choice).run()
+    at.number_input(key="whatif_value").set_value(130).run()
+    assert not at.exception
+    text = _text(at)
+    assert f"{ESI_TRANSFORAMINAL}: **DEFERRED** → " in text
+    assert "entry:" not in text and "medications.last_dose" not in text  # words, not the choice's key
+    at.button(key="whatif_keep").click().run()
+    assert _case(at)["medications"] == [{"name": "apixaban", "last_dose_hours_ago": 130}]  # changed, not added
+
+
 def test_what_if_adds_a_scan_with_its_date() -> None:
     at = _page()
     at.selectbox(key="demo_choice").set_value("esi-mri-older-than-6-months").run()
