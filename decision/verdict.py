@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from decision.compile import CompiledPolicy, CompiledRule
+from decision.compile import CANDIDATE_PATHS, CompiledPolicy, CompiledRule
 from decision.facts import Context
 from decision.report import (
     Finding,
@@ -28,7 +28,7 @@ from decision.report import (
 )
 from decision.truth import Evaluator, dedupe
 from decision.wording import not_met_text, undecided_text
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, walk
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule
 
@@ -160,6 +160,10 @@ def describe(node: ConditionNode) -> str:
     return node.kind + " condition"
 
 
+_Undecided = tuple[list[tuple[str, CompiledRule, tuple[str, ...]]], dict[str, Any]]
+"""An undecided rule's questions (field, rule, list entries concerned) and its reason."""
+
+
 @dataclass
 class _Outcome:
     """What happened to one candidate context."""
@@ -192,6 +196,32 @@ def entries_concerned(
     return tuple(dict.fromkeys(found))
 
 
+def candidate_parts(node: ConditionNode) -> tuple[Compare | IsUnknown, ...] | None:
+    """The parts of a rule's condition that read a candidate or diagnosis field, or None when a count's
+    filter compares with the candidate (`same_as`).
+
+    Every candidate's context holds the case's own fields and lists unchanged (decision.contexts),
+    so the rest of the condition comes out the same in each of them: whether the rule is undecided,
+    for which fields, and which list entries concern them, follow from how these parts come out
+    (their truth and unknown fields) in the candidate's context. None: no such shortcut."""
+    found: list[Compare | IsUnknown] = []
+    for part in walk(node):
+        if isinstance(part, Count):
+            if part.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(part.where)):
+                return None
+        elif isinstance(part, (AllOf, AnyOf, NotOf)):
+            continue
+        elif part.field.startswith(CANDIDATE_PATHS):
+            found.append(part)
+    return tuple(found)
+
+
+def _came_out(evaluator: Evaluator, part: Compare | IsUnknown) -> str | tuple[str, ...]:
+    """A condition part's truth, or the fields it waits for when undecided."""
+    truth = evaluator.truth(part)
+    return tuple(evaluator.unknown_fields(part)) if truth == "U" else truth
+
+
 def filtered_counts(rule: Rule) -> tuple[Count, ...]:
     """The counts with a filter in a rule's condition (those whose entries a question can name)."""
     return tuple(node for node in walk(rule.when) if isinstance(node, Count) and node.where is not None)
@@ -213,6 +243,7 @@ class VerdictBuilder:
         self._counts = {c.entry.rule.id: filtered_counts(c.entry.rule) for c in policy.rules}
         self._indications: dict[str, list[CompiledRule]] = {}
         self._undecided: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._candidate_parts = {c.entry.rule.id: candidate_parts(c.entry.rule.when) for c in policy.rules}
 
     def _reason(
         self,
@@ -246,7 +277,38 @@ class VerdictBuilder:
     def _entries(self, evaluator: Evaluator, rule: Rule, path: str, want: str) -> tuple[str, ...]:
         return entries_concerned(evaluator, rule, path, want, self._counts[rule.id])
 
-    def _outcome(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
+    def _undecided_rule(
+        self, compiled: CompiledRule, evaluator: Evaluator, changes_status: bool, undecided: dict[Any, _Undecided]
+    ) -> _Undecided:
+        """What an undecided rule asks in a candidate's context (field, rule, list entries concerned)
+        and its reason. `undecided` holds those already worked out for the case: a rule undecided in
+        several candidates' contexts (a hold rule, when the medication list leaves it open) is worked
+        out once for each way its candidate parts come out (`candidate_parts`), not once per candidate."""
+        rule = compiled.entry.rule
+        parts = self._candidate_parts[rule.id]
+        key: Any = None
+        if parts is not None:
+            key = (rule.id, tuple(_came_out(evaluator, part) for part in parts))
+            found = undecided.get(key)
+            if found is not None:
+                return found
+        fields = dedupe(evaluator.unknown_fields(rule.when))
+        asked = (
+            [(path, compiled, self._entries(evaluator, rule, path, "U")) for path in fields] if changes_status else []
+        )
+        text = self._undecided_text(self.texts[rule.id].title, fields)
+        reason = self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
+        if key is not None:
+            undecided[key] = (asked, reason)
+        return asked, reason
+
+    def _outcome(
+        self,
+        context: Context,
+        fired: list[tuple[CompiledRule, str]],
+        evaluator: Evaluator,
+        undecided: dict[Any, _Undecided],
+    ) -> _Outcome:
         indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
         indication_unknown = [c for c, t in fired if t == "U" and c.entry.rule.then.indicate]
         reasons: list[dict[str, Any]] = []
@@ -280,17 +342,13 @@ class VerdictBuilder:
                     continue  # shown once, as a step of the candidate's antithrombotic plan
                 reasons.append(self._reason(rule, kind, then.status, list(then.require)))
             else:
-                fields = dedupe(evaluator.unknown_fields(rule.when))
                 changes_status = bool(then.indicate or then.status or then.red_flag)
+                asked, reason = self._undecided_rule(compiled, evaluator, changes_status, undecided)
                 if changes_status:
                     if relevant:
                         status = worst(status, "needs_information")
-                    missing.extend((path, compiled, self._entries(evaluator, rule, path, "U")) for path in fields)
-                title = self.texts[rule.id].title
-                text = self._undecided_text(title, fields)
-                reasons.append(
-                    self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
-                )
+                    missing.extend(asked)
+                reasons.append(reason)
         if not relevant:
             reasons = [r for r in reasons if r["kind"] in ("restriction",) and r["status"] == "not_indicated"]
             reasons += self._why_not(context, evaluator)
@@ -373,10 +431,13 @@ class VerdictBuilder:
         for action, ctx in firings:
             per_context[ctx].append(self.by_action[action])
         case_fired = per_context.get(0, [])
+        undecided: dict[Any, _Undecided] = {}
         outcomes: list[_Outcome] = []
         for context in contexts[1:]:
             outcomes.append(
-                self._outcome(context, per_context.get(context.index, []) + case_fired, evaluators[context.index])
+                self._outcome(
+                    context, per_context.get(context.index, []) + case_fired, evaluators[context.index], undecided
+                )
             )
         candidates = self._merge(outcomes)
         return Report(
