@@ -130,7 +130,9 @@ def _column(spec: FieldSpec) -> Any:
     if spec.kind == "bool":
         return st.column_config.CheckboxColumn(label, help=hint)
     if spec.kind == "enum":
-        return st.column_config.SelectboxColumn(label, options=list(spec.choices), help=hint)
+        return st.column_config.SelectboxColumn(
+            label, options=list(spec.choices), help=hint, format_func=lambda c: _choice_label(spec, c)
+        )  # the cell shows the label ("MRI"), the case keeps the id
     if spec.kind == "number":
         return st.column_config.NumberColumn(
             label, min_value=spec.minimum, max_value=spec.maximum, step=1 if spec.integer else None, help=hint

@@ -131,3 +131,20 @@ def test_a_diff_in_words_names_missing_information_by_question(evaluator) -> Non
     words = diff_in_words(before, after)
     assert field_question("medications") in words.no_longer_needed
     assert all("." not in line.split(" ")[0] for line in words.no_longer_needed)
+
+
+def test_a_tables_choice_cells_show_the_vocabularys_labels_and_keep_the_ids() -> None:
+    """The imaging table's modality cell reads "MRI", not `mri`; the case still receives the id."""
+    from decision.fields import case_layout
+    from ui.case_form import HistoryTable
+
+    for group in (g for g in case_layout() if g.repeated):
+        for name, column in HistoryTable.of(group).columns.items():
+            config = column["type_config"]
+            if config["type"] != "selectbox":
+                continue
+            for option in config["options"]:
+                assert "_" not in option["label"], (group.path, name, option)  # words, never an id
+    imaging = next(g for g in case_layout() if g.path == "imaging")
+    modality = HistoryTable.of(imaging).columns["modality"]["type_config"]["options"]
+    assert {"value": "mri", "label": "MRI"} in modality
