@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from decision.case import vocabulary
 from decision.fields import LAB_JUDGEMENTS, field_catalogue, question_paths
 from decision.report import STATUS_ORDER, MissingInformation
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
@@ -137,8 +138,30 @@ def in_asking_order(knowledge: Knowledge, items: list[MissingInformation]) -> li
     return sorted(items, key=lambda item: order.index(item.field))
 
 
+_FIELD_NAMES: dict[int, tuple[object, dict[str, str]]] = {}
+
+
 def field_name(path: str) -> str:
-    """A case path as a short noun phrase ("severe kidney disease", "hours since the last dose (medication history)")."""
+    """A case path as a short noun phrase ("severe kidney disease", "hours since the last dose (medication history)").
+
+    Remembered per vocabulary in use (the field catalogue's titles are that vocabulary's): reports
+    name the same fields case after case, and finding a name reads the catalogue and the layout."""
+    vocab = vocabulary()
+    kept = _FIELD_NAMES.get(id(vocab))
+    if kept is None or kept[0] is not vocab:
+        if len(_FIELD_NAMES) > 8:  # reloads replace the vocabulary; keep the cache bounded
+            _FIELD_NAMES.clear()
+        kept = _FIELD_NAMES[id(vocab)] = (vocab, {})
+    names = kept[1]
+    name = names.get(path)
+    if name is None:
+        if len(names) > 4096:  # paths come from knowledge and the case model; bound it all the same
+            names.clear()
+        name = names[path] = _field_name(path)
+    return name
+
+
+def _field_name(path: str) -> str:
     if path in _CONTEXT_NAMES:
         return _CONTEXT_NAMES[path]
     catalogue = field_catalogue()
