@@ -117,30 +117,81 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return memo[id(node)]
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+"""PyYAML's libyaml-backed safe loader, when PyYAML was built with it: about half of loading the
+knowledge was PyYAML's pure-Python parser. None: the pure-Python SafeLoader only."""
+
+MAX_FAST_DEPTH = 100
+"""Nesting the fast loader answers for: deeper, a file is read again by the pure-Python loader, whose
+answer ("nested too deeply" past Python's recursion limit) it has always been (knowledge nests a
+dozen levels)."""
+
+
+class _ReadAgain(Exception):
+    """The fast loader's answer might not be the pure-Python loader's: read the file with that."""
+
+
 def read_yaml(path: Path, problems: list[str], root: Path) -> Any:
+    """A YAML file's data, or None with the problem added (file, line, what is wrong).
+
+    Read by libyaml when available; whenever it objects (or the text holds a character the
+    pure-Python reader refuses, or nests deeper than MAX_FAST_DEPTH) the file is read again by the
+    pure-Python SafeLoader, so what is accepted and every message are that loader's, as before."""
     rel = path.relative_to(root).as_posix()
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             problems.append(f"{rel}: larger than {MAX_FILE_BYTES:,} bytes; not read")
             return None
         text = path.read_text(encoding="utf-8")
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            if node is None:
-                return None
-            if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
-                problems.append(f"{rel}: its aliases expand to more than {MAX_EXPANDED_NODES:,} entries; not read")
-                return None
-            return loader.construct_document(node)
-        finally:
-            loader.dispose()
+        if _FAST_LOADER is not None and not yaml.reader.Reader.NON_PRINTABLE.search(text):
+            try:
+                return _load(_FAST_LOADER(text), rel, problems, fast=True)
+            except (yaml.YAMLError, RecursionError, _ReadAgain):
+                pass  # read again below, by the loader whose answers these are
+        return _load(yaml.SafeLoader(text), rel, problems)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         problems.append(f"{rel}: not valid YAML: {exc}")
         return None
     except RecursionError:
         problems.append(f"{rel}: nested too deeply to be knowledge; not read")
         return None
+
+
+def _load(loader: Any, rel: str, problems: list[str], fast: bool = False) -> Any:
+    """One document: composed, its aliases' expanded size bounded (issue 14), then constructed."""
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if fast and _deeper_than(node, MAX_FAST_DEPTH):
+            raise _ReadAgain
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            problems.append(f"{rel}: its aliases expand to more than {MAX_EXPANDED_NODES:,} entries; not read")
+            return None
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _deeper_than(root: yaml.Node, limit: int) -> bool:
+    """Whether the document nests deeper than `limit` as written (each node at its first use, i.e.
+    where its anchor is; walked without recursion, aliases and recursive anchors followed once)."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if depth > limit:
+            return True
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in reversed(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                stack.append((value, depth + 1))
+                stack.append((key, depth + 1))
+    return False
 
 
 def _model(
