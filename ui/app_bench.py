@@ -65,6 +65,8 @@ def bench_page(rounds: int) -> dict[str, list[float]]:
     """Each of a clinician's interactions as a rerun of the real app script, `rounds` times."""
     from streamlit.testing.v1 import AppTest
 
+    from ui.clinician import DEMO_TAB, FORM_TAB, INPUT_TABS
+
     samples: dict[str, list[float]] = {}
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     _timed(samples, "open the app (first run, cold)", at.run)
@@ -84,11 +86,15 @@ def bench_page(rounds: int) -> dict[str, list[float]]:
         _timed(samples, "what-if: last dose 130 h ago", at.run)
         at.button(key="whatif_keep").click()
         _timed(samples, "what-if: keep the answer", at.run)
+        at.session_state[INPUT_TABS] = FORM_TAB  # the input tabs draw only the open one
+        _timed(samples, "open the case form tab", at.run)
         at.button(key="f_assess").click()
         _timed(samples, "assess: the case form", at.run)
         save = next(b for b in at.button if b.label == "Save to the MDT list")
         save.click()
         _timed(samples, "save to the MDT list", at.run)
+        at.session_state[INPUT_TABS] = DEMO_TAB
+        _timed(samples, "open the demo case tab", at.run)
         at.selectbox(key="demo_choice").set_value(OTHER_DEMO)
         _timed(samples, "assess: choose a demo case", at.run)
         if at.exception:

@@ -18,7 +18,7 @@ import copy
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,8 @@ ASSESS_KEY = "f_assess"
 COLUMNS = 4
 ROWS_SUFFIX = "_rows"
 """Session key suffix of the rows a table starts from (the answers it was last refilled with)."""
+TYPED_SUFFIX = "_typed"
+"""A form table's rows as last typed: the editor's own state is dropped while its tab is closed."""
 ROW_WORDS = {
     "medications": ("Medication", "the medication list"),
     "imaging": ("Imaging", "the imaging list"),
@@ -72,6 +74,13 @@ def _levels(text: str) -> list[str] | None:
     return [part.strip().upper() for part in text.split(",") if part.strip()] or None
 
 
+def _kept(key: str) -> Literal["page"] | None:
+    """The case form's widgets keep their value while not drawn (its tab closed, a question hidden):
+    what was typed but not yet assessed is still there when the form is opened again. The
+    needs-information box and what-if (other prefixes) start afresh each time they ask."""
+    return "page" if key.startswith(PREFIX) else None
+
+
 def answer_widget(
     spec: FieldSpec, key: str, label: str | None = None, start: dt.date | None = None
 ) -> tuple[bool, Any]:
@@ -81,8 +90,9 @@ def answer_widget(
     """
     label = label or spec.ask()
     hint = spec.description or None
+    keep = _kept(key)
     if spec.kind == "bool":
-        picked = st.radio(label, BOOL_CHOICES, key=key, horizontal=True, help=hint)
+        picked = st.radio(label, BOOL_CHOICES, key=key, horizontal=True, help=hint, persist_state=keep)
         return picked != BOOL_CHOICES[0], None if picked == BOOL_CHOICES[0] else picked == BOOL_CHOICES[1]
     if spec.kind == "enum":
         picked = st.selectbox(
@@ -90,6 +100,7 @@ def answer_widget(
             [UNKNOWN, *spec.choices],
             key=key,
             help=hint,
+            persist_state=keep,
             format_func=lambda c: c if c == UNKNOWN else _choice_label(spec, c),
         )
         return picked != UNKNOWN, None if picked == UNKNOWN else str(picked)
@@ -103,10 +114,11 @@ def answer_widget(
             step=1 if spec.integer else None,
             key=key,
             help=hint,
+            persist_state=keep,
         )
         return value is not None, None if value is None else cast(value)
     if spec.kind == "date":
-        picked_date = st.date_input(label, value=start, key=key, help=hint)
+        picked_date = st.date_input(label, value=start, key=key, help=hint, persist_state=keep)
         answered = isinstance(picked_date, dt.date)
         return answered, picked_date.isoformat() if isinstance(picked_date, dt.date) else None
     if spec.kind == "enum_list":
@@ -115,10 +127,11 @@ def answer_widget(
             list(spec.choices),
             key=key,
             help=hint,
+            persist_state=keep,
             format_func=lambda c: _choice_label(spec, c),
         )
         return True, list(listed)
-    text = st.text_input(label, key=key, help=hint).strip()
+    text = st.text_input(label, key=key, help=hint, persist_state=keep).strip()
     if spec.kind == "text_list":
         return bool(text), _levels(text)
     return bool(text), text or None
@@ -203,6 +216,15 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _cell(value: Any) -> Any:
+    """A typed cell kept to start the table again: empty is None, a date a date (as the editor takes it)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
 def _row_problems(table: HistoryTable, row: dict[str, Any], number: int, assessed: dt.date | None) -> list[str]:
     """The row checked by the case model itself, with the assessment date (history cannot be after it)."""
     try:
@@ -277,16 +299,25 @@ def history_answer(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
     The table starts from the rows the answers last gave it (or one blank row); what is typed is
     read from the editor on every run, and flagged beside the table when a row cannot be used.
     """
-    taken = st.radio(f"**{table.label}**", HISTORY, key=taken_key(table.field, table.prefix), horizontal=True)
+    taken_at = taken_key(table.field, table.prefix)
+    taken = st.radio(f"**{table.label}**", HISTORY, key=taken_at, horizontal=True, persist_state=_kept(taken_at))
     if taken == NOT_ASKED:
         return ListAnswer(None)
     if taken == NONE_LISTED:
         return ListAnswer([])
     columns = table.columns
     key = table_key(table.field, table.prefix)
+    kept = _kept(key) is not None
+    typed = st.session_state.pop(key + TYPED_SUFFIX, None) if kept else None
+    if typed is not None and key not in st.session_state:  # not drawn last run: start from what was typed
+        st.session_state[key + ROWS_SUFFIX] = typed
     start = st.session_state.get(key + ROWS_SUFFIX) or [{column: None for column in columns}]
     base = pd.DataFrame(start, columns=list(columns))
     frame = st.data_editor(base, key=key, num_rows="dynamic", column_config=columns)
+    if kept:
+        st.session_state[key + TYPED_SUFFIX] = [
+            {str(c): _cell(v) for c, v in r.items()} for r in frame.to_dict("records")
+        ]
     answer = list_answer(table, frame, assessed)
     if answer.problems:
         st.warning("  \n".join(markdown_text(line) for line in [*answer.problems, answer.message]))
@@ -297,7 +328,8 @@ def history_answer(table: HistoryTable, assessed: dt.date | None) -> ListAnswer:
 
 def chosen_list_answer(spec: FieldSpec, prefix: str = PREFIX) -> ListAnswer:
     """A list of vocabulary ids (allergies), asked like the tables: not asked, none, or listed."""
-    taken = st.radio(f"**{spec.ask()}**", HISTORY, key=taken_key(spec.path, prefix), horizontal=True)
+    taken_at = taken_key(spec.path, prefix)
+    taken = st.radio(f"**{spec.ask()}**", HISTORY, key=taken_at, horizontal=True, persist_state=_kept(taken_at))
     if taken == NOT_ASKED:
         return ListAnswer(None)
     if taken == NONE_LISTED:
@@ -308,6 +340,7 @@ def chosen_list_answer(spec: FieldSpec, prefix: str = PREFIX) -> ListAnswer:
         list(spec.choices),
         key=field_key(spec.path, prefix),
         format_func=lambda c: _choice_label(spec, c),
+        persist_state=_kept(field_key(spec.path, prefix)),
     )
     if not listed:
         st.info(f"None chosen yet: {noun} are treated as not yet known. Choose None if there are none.")
@@ -362,6 +395,7 @@ def refill(answers: CaseAnswers) -> None:
         if before is None or before.rows.get(list_path) != rows:
             key = table_key(list_path)
             st.session_state.pop(key, None)
+            st.session_state.pop(key + TYPED_SUFFIX, None)
             st.session_state[key + ROWS_SUFFIX] = rows
     answers.shown = answers.revision
     answers.form_case = copy.deepcopy(answers.case)

@@ -29,6 +29,10 @@ ANSWERS = "case_answers"
 """The case's one set of answers (ui.case_answers): the form, the questions and what-if share it."""
 IMPORTED = "imported_fhir"
 FORM_LEFT_OUT = "form_left_out"
+INPUT_TABS = "input_tab"
+"""The open input tab ("Demo case", "Case form", "Paste or upload JSON"): only that tab is drawn (lazy
+tabs), since drawing the ~70 widgets of the case form on every page rerun was most of its time."""
+DEMO_TAB, FORM_TAB, JSON_TAB = "Demo case", "Case form", "Paste or upload JSON"
 
 
 @st.fragment  # saving or downloading reruns only this section: neither changes the report
@@ -103,41 +107,52 @@ def clinician_page() -> None:
         else:
             answers.load(stored.case)
             st.session_state["loaded_shared"] = shared
-    tab_demo, tab_form, tab_json = st.tabs(["Demo case", "Case form", "Paste or upload JSON"])
-    with tab_demo:
-        cases = demos()
-        chosen = st.selectbox(
-            "Demo case",
-            ["(choose)", *cases],
-            key="demo_choice",
-            format_func=lambda k: k if k == "(choose)" else f"{k}: {cases[k]['title']}",
-        )
-        if chosen != "(choose)" and st.session_state.get("demo_loaded") != chosen:
-            answers.load(cases[chosen]["case"])
-            st.session_state["demo_loaded"] = chosen
-        if chosen != "(choose)":
-            st.caption(cases[chosen]["teaches"])
-    with tab_form:
-        _form_tab(answers)
-    with tab_json:
-        st.caption("A spine-cds case, or a FHIR R4B Bundle from a record system (what it cannot use is listed).")
-        uploaded = st.file_uploader("Case file (JSON or YAML)", type=["json", "yaml", "yml"])
-        text = st.text_area("Case JSON", height=200, placeholder='{"diagnoses": [...], ...}')
-        raw = uploaded.getvalue().decode("utf-8-sig", errors="replace") if uploaded else text
-        if raw.strip() and st.button("Assess this JSON"):
-            try:
-                parsed = (
-                    yaml.safe_load(raw) if uploaded and uploaded.name.endswith((".yaml", ".yml")) else json.loads(raw)
-                )
-                answers.load(_from_fhir(parsed) if _is_bundle(parsed) else parsed)
-                st.rerun()  # the form, drawn above, shows the new answers on the next run
-            except (json.JSONDecodeError, yaml.YAMLError) as exc:
-                st.error(f"Not a valid case file: {markdown_text(exc)}")
-            except FhirInputError as exc:
-                st.error(
-                    "Not a FHIR R4B bundle spine-cds can read:\n"
-                    + "\n".join(f"- {markdown_text(p)}" for p in exc.echoed_problems)
-                )
+    # Lazy tabs: switching tabs reruns the page and only the open tab runs. What was typed in a
+    # closed tab is kept: the form's widgets persist while not drawn (ui.case_form), and the form
+    # shows answers changed elsewhere meanwhile when it is next opened (its refill).
+    tab_demo, tab_form, tab_json = st.tabs([DEMO_TAB, FORM_TAB, JSON_TAB], key=INPUT_TABS, on_change="rerun")
+    if tab_demo.open:
+        with tab_demo:
+            cases = demos()
+            chosen = st.selectbox(
+                "Demo case",
+                ["(choose)", *cases],
+                key="demo_choice",
+                format_func=lambda k: k if k == "(choose)" else f"{k}: {cases[k]['title']}",
+                persist_state="page",
+            )
+            if chosen != "(choose)" and st.session_state.get("demo_loaded") != chosen:
+                answers.load(cases[chosen]["case"])
+                st.session_state["demo_loaded"] = chosen
+            if chosen != "(choose)":
+                st.caption(cases[chosen]["teaches"])
+    if tab_form.open:
+        with tab_form:
+            _form_tab(answers)
+    if tab_json.open:
+        with tab_json:
+            st.caption("A spine-cds case, or a FHIR R4B Bundle from a record system (what it cannot use is listed).")
+            uploaded = st.file_uploader("Case file (JSON or YAML)", type=["json", "yaml", "yml"])
+            text = st.text_area(
+                "Case JSON", height=200, placeholder='{"diagnoses": [...], ...}', key="case_json", persist_state="page"
+            )
+            raw = uploaded.getvalue().decode("utf-8-sig", errors="replace") if uploaded else text
+            if raw.strip() and st.button("Assess this JSON"):
+                try:
+                    parsed = (
+                        yaml.safe_load(raw)
+                        if uploaded and uploaded.name.endswith((".yaml", ".yml"))
+                        else json.loads(raw)
+                    )
+                    answers.load(_from_fhir(parsed) if _is_bundle(parsed) else parsed)
+                    st.rerun()  # the form shows the new answers when it is next opened
+                except (json.JSONDecodeError, yaml.YAMLError) as exc:
+                    st.error(f"Not a valid case file: {markdown_text(exc)}")
+                except FhirInputError as exc:
+                    st.error(
+                        "Not a FHIR R4B bundle spine-cds can read:\n"
+                        + "\n".join(f"- {markdown_text(p)}" for p in exc.echoed_problems)
+                    )
     case = answers.case
     if case is None:
         st.info("Choose a demo case, fill in the form, or paste a case to assess.")

@@ -12,9 +12,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from form_tab import open_form, open_tab
 from streamlit.testing.v1 import AppTest
 
 from decision.diff import field_question
+from ui.clinician import DEMO_TAB, JSON_TAB
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -29,6 +31,11 @@ ESI_TRANSFORAMINAL = "Epidural steroid injection, transforaminal, lumbar spine (
 
 def _page() -> AppTest:
     return AppTest.from_string(SCRIPT, default_timeout=TIMEOUT).run()
+
+
+def _form() -> AppTest:
+    """The page with its case form open (the input tabs draw only the open one)."""
+    return open_form(_page())
 
 
 def _text(at: AppTest) -> str:
@@ -92,7 +99,7 @@ def _the_apixaban_patient(at: AppTest) -> AppTest:
 
 
 def test_the_apixaban_patient_with_an_empty_listed_medication_table_is_asked_not_given_an_injection() -> None:
-    at = _the_apixaban_patient(_page())
+    at = _the_apixaban_patient(_form())
     at.radio(key="f_medications_taken").set_value("Listed").run()
     assert at.data_editor(key="f_medications_table") is not None  # the table is there before Assess
     at.button(key="f_assess").click().run()
@@ -110,7 +117,7 @@ def test_the_apixaban_patient_with_an_empty_listed_medication_table_is_asked_not
 
 
 def test_a_medication_listed_in_the_needs_information_box_is_kept_by_the_next_form_assess() -> None:
-    at = _the_apixaban_patient(_page())
+    at = _the_apixaban_patient(_form())
     at.button(key="f_assess").click().run()  # medications not asked
     assert _asked(at, field_question("medications"))
     at.radio(key="answer_medications_taken").set_value("Listed").run()
@@ -129,7 +136,7 @@ def test_a_medication_listed_in_the_needs_information_box_is_kept_by_the_next_fo
 
 
 def test_a_scalar_answered_in_the_box_is_set_in_the_form_and_survives_form_assess() -> None:
-    at = _page()
+    at = _form()
     at.selectbox(key="f_diagnoses.condition").set_value("herniated_disc")
     at.selectbox(key="f_diagnoses.region").set_value("lumbar")
     at.button(key="f_assess").click().run()
@@ -147,6 +154,7 @@ def test_a_scalar_answered_in_the_box_is_set_in_the_form_and_survives_form_asses
 def test_a_demo_case_fills_the_form_so_form_assess_gives_the_same_report() -> None:
     at = _page()
     at.selectbox(key="demo_choice").set_value("esi-apixaban-24h-deferred").run()
+    open_form(at)  # the demo chosen, then the form opened: it shows the demo's answers
     assert at.radio(key="f_medications_taken").value == "Listed"
     assert at.number_input(key="f_age").value == 52
     report_before = _text(at)
@@ -170,6 +178,7 @@ def test_what_if_adds_a_medication_and_says_the_change_in_words_then_keeps_it() 
     assert "hold.apixaban" not in text.split("**Rules now met**")[1]  # never the rule id as the text
     at.button(key="whatif_keep").click().run()
     assert _case(at)["medications"] == [{"name": "apixaban", "last_dose_hours_ago": 24}]
+    open_form(at)
     assert at.radio(key="f_medications_taken").value == "Listed"
     assert f":violet[**DEFERRED**] {ESI_TRANSFORAMINAL}" in _text(at)
 
@@ -218,10 +227,11 @@ def test_what_if_adds_an_earlier_injection_that_reaches_the_repeat_limit() -> No
 
     case = dict(demo_cases()["esi-repeat-limit-3-in-12-months"]["case"])
     case["prior_injections"] = case["prior_injections"][:2]
-    at = _page()
+    at = open_tab(_page(), JSON_TAB)
     at.text_area[0].set_value(json.dumps(case)).run()
     next(b for b in at.button if b.label == "Assess this JSON").click().run()
     assert f":green[**INDICATED**] {ESI_TRANSFORAMINAL}" in _text(at)
+    open_form(at)
     assert at.radio(key="f_prior_injections_taken").value == "Listed"  # pasted answers are the form's too
     at.selectbox(key="whatif_path").set_value("add:prior_injections").run()
     at.selectbox(key="whatif_prior_injections.procedure").set_value("epidural_steroid_injection")
@@ -233,3 +243,35 @@ def test_what_if_adds_an_earlier_injection_that_reaches_the_repeat_limit() -> No
     text = _text(at)
     assert f"{ESI_TRANSFORAMINAL}: **INDICATED** → **DEFERRED**" in text
     assert "limited to 3 in 12 months" in text
+
+
+def test_answers_typed_in_the_form_survive_switching_to_the_demo_tab_and_back() -> None:
+    at = _form()
+    at.number_input(key="f_age").set_value(71)
+    at.selectbox(key="f_diagnoses.condition").set_value("herniated_disc")
+    at.radio(key="f_medications_taken").set_value("Listed").run()
+    at.session_state["f_medications_table"] = _edits({"name": "apixaban", "last_dose_hours_ago": 48})
+    at.run()
+    open_tab(at, DEMO_TAB)
+    assert not any(n.key == "f_age" for n in at.number_input)  # the closed form is not drawn
+    open_form(at)
+    assert at.number_input(key="f_age").value == 71
+    assert at.selectbox(key="f_diagnoses.condition").value == "herniated_disc"
+    assert at.radio(key="f_medications_taken").value == "Listed"
+    at.button(key="f_assess").click().run()  # the table's typed row too, though its editor was not drawn
+    assert _case(at)["age"] == 71
+    assert _case(at)["medications"] == [{"name": "apixaban", "last_dose_hours_ago": 48}]
+
+
+def test_a_demo_chosen_while_the_form_was_closed_is_shown_when_the_form_opens() -> None:
+    at = _form()
+    at.number_input(key="f_age").set_value(30).run()  # typed, not assessed
+    open_tab(at, DEMO_TAB)
+    at.selectbox(key="demo_choice").set_value("esi-apixaban-24h-deferred").run()
+    open_form(at)
+    assert at.number_input(key="f_age").value == 52
+    assert at.radio(key="f_medications_taken").value == "Listed"
+    at.button(key="f_assess").click().run()
+    assert _case(at)["medications"] == [{"name": "apixaban", "last_dose_hours_ago": 24}]
+    open_tab(at, DEMO_TAB)
+    assert at.selectbox(key="demo_choice").value == "esi-apixaban-24h-deferred"  # still named as chosen

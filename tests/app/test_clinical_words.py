@@ -8,9 +8,11 @@ import re
 from pathlib import Path
 
 import pytest
+from form_tab import open_form, open_tab
 from streamlit.testing.v1 import AppTest
 
 from decision.demo_cases import demo_cases
+from ui.clinician import DEMO_TAB
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 60
@@ -49,15 +51,17 @@ def page() -> AppTest:
 
 @pytest.mark.parametrize("name", sorted(demo_cases()))
 def test_nothing_shown_for_a_demo_case_carries_a_field_path_or_raw_id(page: AppTest, name: str) -> None:
-    page.selectbox(key="demo_choice").set_value(name).run()
+    open_tab(page, DEMO_TAB).selectbox(key="demo_choice").set_value(name).run()
     assert not page.exception
-    for text in _shown(page):
+    shown = _shown(page) + _shown(open_form(page))  # the report, then the form filled with the case
+    assert not page.exception
+    for text in shown:
         found = ENGINE_SPELLING.search(text)
         assert found is None, f"{found.group()!r} shown in {text!r}"
 
 
 def test_the_form_asks_the_red_flags_first_and_none_of_these_answers_every_one_no() -> None:
-    at = _clinician_page()
+    at = open_form(_clinician_page())
     assert [r.key for r in at.radio][: len(RED_FLAGS)] == list(RED_FLAGS)
     at.button(key="f_assess").click().run()
     symptoms = at.session_state["case_answers"].case.get("symptoms") or {}
@@ -70,7 +74,7 @@ def test_the_form_asks_the_red_flags_first_and_none_of_these_answers_every_one_n
 
 
 def test_red_flags_come_first_in_the_needs_information_questions() -> None:
-    at = _clinician_page()
+    at = open_form(_clinician_page())
     at.button(key="f_assess").click().run()
     text = "\n".join(m.value for m in at.markdown)
     box = text[text.index("Needs information before a decision") :]
@@ -80,7 +84,7 @@ def test_red_flags_come_first_in_the_needs_information_questions() -> None:
 
 
 def test_pregnancy_is_not_asked_in_the_form_of_a_male_patient() -> None:
-    at = _clinician_page()
+    at = open_form(_clinician_page())
     assert any(r.key == "f_pregnant" for r in at.radio)  # sex unknown: asked
     at.selectbox(key="f_sex").set_value("male").run()
     assert not any(r.key in ("f_pregnant", "f_breastfeeding") for r in at.radio)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from form_tab import open_form, open_tab
 from streamlit.testing.v1 import AppTest
 
 from decision.wording import question, shipped_knowledge
+from ui.clinician import DEMO_TAB, JSON_TAB
 
 APP = str(Path(__file__).resolve().parents[2] / "ui" / "app.py")
 TIMEOUT = 60
@@ -75,7 +77,7 @@ def test_a_red_flag_is_shown_first_as_an_error() -> None:
 
 
 def test_invalid_pasted_json_gives_a_clear_error() -> None:
-    at = _page("clinician.clinician_page").run()
+    at = open_tab(_page("clinician.clinician_page").run(), JSON_TAB)
     at.text_area[0].set_value('{"age": "fifty"}').run()
     _button(at, "Assess this JSON").click().run()
     assert not at.exception
@@ -92,7 +94,7 @@ def test_a_pasted_fhir_bundle_is_assessed_and_its_unused_parts_listed() -> None:
     bundle["entry"].append(
         {"resource": {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}}}
     )
-    at = _page("clinician.clinician_page").run()
+    at = open_tab(_page("clinician.clinician_page").run(), JSON_TAB)
     at.text_area[0].set_value(json.dumps(bundle)).run()
     _button(at, "Assess this JSON").click().run()
     assert not at.exception
@@ -106,7 +108,7 @@ def test_a_pasted_fhir_bundle_is_assessed_and_its_unused_parts_listed() -> None:
 
 
 def test_the_form_leaves_unanswered_questions_unknown() -> None:
-    at = _page("clinician.clinician_page").run()
+    at = open_form(_page("clinician.clinician_page").run())
     at.selectbox(key="f_diagnoses.condition").set_value("herniated_disc")
     at.selectbox(key="f_diagnoses.region").set_value("lumbar")
     at.selectbox(key="f_symptoms.pain_pattern").set_value("radicular")
@@ -126,7 +128,7 @@ def _form_with_a_lumbar_disc(at: AppTest) -> AppTest:
 
 
 def test_an_empty_form_sends_no_diagnosis_as_unknown_and_asks_for_it() -> None:
-    at = _page("clinician.clinician_page").run()
+    at = open_form(_page("clinician.clinician_page").run())
     at.button(key="f_assess").click().run()
     assert not at.exception
     assert _case(at)["diagnoses"] is None
@@ -134,7 +136,7 @@ def test_an_empty_form_sends_no_diagnosis_as_unknown_and_asks_for_it() -> None:
 
 
 def test_listed_with_an_empty_table_is_unknown_and_asked_never_none() -> None:
-    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at = _form_with_a_lumbar_disc(open_form(_page("clinician.clinician_page").run()))
     at.radio(key="f_medications_taken").set_value("Listed").run()
     assert at.data_editor(key="f_medications_table") is not None  # the table is there at once, before Assess
     assert any("the medication list is treated as not yet known" in i.value for i in at.info)
@@ -148,7 +150,7 @@ def test_listed_with_an_empty_table_is_unknown_and_asked_never_none() -> None:
 
 
 def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unknown() -> None:
-    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at = _form_with_a_lumbar_disc(open_form(_page("clinician.clinician_page").run()))
     at.radio(key="f_medications_taken").set_value("Listed").run()
     # what the browser sends after the clinician types apixaban in row 1 and only a last dose in row 2
     at.session_state["f_medications_table"] = {
@@ -170,7 +172,7 @@ def test_a_half_filled_medication_row_is_flagged_in_place_and_the_list_stays_unk
 
 
 def test_the_form_can_say_what_an_unlisted_drug_is_and_give_the_labs_range() -> None:
-    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at = _form_with_a_lumbar_disc(open_form(_page("clinician.clinician_page").run()))
     at.radio(key="f_medications_taken").set_value("Listed").run()
     at.session_state["f_medications_table"] = {
         "edited_rows": {0: {"name": "zorbifaxen", "last_dose_hours_ago": 5, "drug_class": "direct_oral_anticoagulant"}},
@@ -194,7 +196,7 @@ def test_the_form_can_say_what_an_unlisted_drug_is_and_give_the_labs_range() -> 
 
 
 def test_an_imaging_row_dated_after_the_assessment_is_flagged_and_the_imaging_list_stays_unknown() -> None:
-    at = _form_with_a_lumbar_disc(_page("clinician.clinician_page").run())
+    at = _form_with_a_lumbar_disc(open_form(_page("clinician.clinician_page").run()))
     at.radio(key="f_imaging_taken").set_value("Listed").run()
     at.session_state["f_imaging_table"] = {
         "edited_rows": {0: {"modality": "mri", "date": "2999-01-01", "concordant": True}},
@@ -228,13 +230,13 @@ def test_what_if_shows_the_difference() -> None:
 
 
 def test_the_form_and_what_if_ask_a_field_as_a_clinician_does_within_the_models_bounds() -> None:
-    at = _page("clinician.clinician_page").run()
+    at = open_form(_page("clinician.clinician_page").run())
     pain = at.number_input(key="f_symptoms.pain_score")
     asked = "How bad is the pain on a 0-10 scale?"
     assert (pain.label, pain.min, pain.max, pain.value) == (asked, 0, 10, None)
     infection = at.radio(key="f_comorbidities.active_infection").label
     assert infection == "Does the patient have an active infection (systemic or at the injection site)?"
-    at.selectbox(key="demo_choice").set_value("esi-lumbar-radicular-indicated").run()
+    open_tab(at, DEMO_TAB).selectbox(key="demo_choice").set_value("esi-lumbar-radicular-indicated").run()
     at.selectbox(key="whatif_path").set_value("symptoms.pain_score").run()
     changed = at.number_input(key="whatif_value")
     assert (changed.label, changed.min, changed.max, changed.value) == (asked, 0, 10, None)
