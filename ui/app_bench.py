@@ -87,14 +87,14 @@ def bench_page(rounds: int) -> dict[str, list[float]]:
         at.button(key="whatif_keep").click()
         _timed(samples, "what-if: keep the answer", at.run)
         at.session_state[INPUT_TABS] = FORM_TAB  # the input tabs draw only the open one
-        _timed(samples, "open the case form tab", at.run)
+        _timed(samples, "switch to the case form tab", at.run)
         at.button(key="f_assess").click()
         _timed(samples, "assess: the case form", at.run)
         save = next(b for b in at.button if b.label == "Save to the MDT list")
         save.click()
         _timed(samples, "save to the MDT list", at.run)
         at.session_state[INPUT_TABS] = DEMO_TAB
-        _timed(samples, "open the demo case tab", at.run)
+        _timed(samples, "switch to the demo case tab", at.run)
         at.selectbox(key="demo_choice").set_value(OTHER_DEMO)
         _timed(samples, "assess: choose a demo case", at.run)
         if at.exception:
