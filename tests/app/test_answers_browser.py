@@ -56,3 +56,30 @@ def test_listed_but_empty_lists_show_their_tables_at_once_and_are_asked_after_as
     assert "INDICATED WITH CAUTION" not in body
     page.locator(".st-key-answer_medications_taken").scroll_into_view_if_needed()  # type: ignore[attr-defined]
     _shot(page, "clinician-listed-but-empty")
+
+
+def test_what_is_typed_in_the_form_is_still_there_after_another_tab_is_opened(
+    page: object,  # noqa: F811
+    app_url: str,  # noqa: F811
+) -> None:
+    """The input tabs draw only the open one; the form's answers and a typed table row are kept."""
+    from test_journeys import _cell, _grid_rows, _table_column, _type
+
+    page.goto(app_url)  # type: ignore[attr-defined]
+    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
+    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
+    _settled(page)
+    _type(page, "How old is the patient?", 71)  # type: ignore[arg-type]
+    _listed(page, "f_medications_taken")
+    medicines = page.locator(".st-key-f_medications_table")  # type: ignore[attr-defined]
+    medicines.locator('th[role="columnheader"]').first.wait_for(state="attached")
+    _cell(page, medicines, _table_column(medicines, "Name"), 0, "apixaban")  # type: ignore[arg-type]
+    page.get_by_role("tab", name="Demo case").click()  # type: ignore[attr-defined]
+    _settled(page)
+    medicines.wait_for(state="detached", timeout=15_000)  # the closed form is not drawn
+    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
+    _settled(page)
+    age = page.get_by_label("How old is the patient?", exact=True).first  # type: ignore[attr-defined]
+    assert float(age.input_value()) == 71  # shown as the widget formats it (71.00)
+    medicines.locator('th[role="columnheader"]').first.wait_for(state="attached")
+    assert _grid_rows(medicines)[0]["Name"] == "apixaban"
