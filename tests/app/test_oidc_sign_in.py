@@ -253,14 +253,15 @@ def test_an_mdt_chair_signed_in_at_the_provider_records_a_decision_as_their_subj
     assert "Review cases" in navigation and "Assess a case" not in navigation
     page.goto(f"{app.url}/mdt")
     page.get_by_text("MDT: review cases").wait_for()
+    page.get_by_text("Demo cases too").click()  # the list shows real cases only until asked
     _choose(page, "Open a case", f"({CASE_ID})")
-    page.get_by_text("The meeting's decision").wait_for()
-    _choose(page, "Chosen procedure", "epidural_steroid_injection/transforaminal/lumbar")
+    page.get_by_text("The meeting's decision").first.wait_for()  # a rerun may briefly show the stale copy too
+    _choose(page, "Chosen procedure", "Epidural steroid injection, transforaminal")
     who = _audit_name(app, "chair-0002")
     page.get_by_text(f"Decided by: {who} (from the sign-in)").wait_for()
     assert not page.locator('[data-testid="stTextInput"]').count()  # no box to type a name into
     page.get_by_role("button", name="Record decision").click()
-    page.get_by_text(f"Recorded: epidural_steroid_injection/transforaminal/lumbar by {who}").wait_for()
+    page.get_by_text(f"Recorded: Epidural steroid injection, transforaminal, lumbar spine (L4-L5) by {who}").wait_for()
     store = CaseStore(app.database_url)
     assert store.decisions(CASE_ID)[-1].decided_by == who
     assert store.audit_trail(CASE_ID)[-1].who == who
