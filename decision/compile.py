@@ -422,25 +422,7 @@ def _check_texts(knowledge: Knowledge) -> list[str]:
 
 def engine_fact(context: Context, policy: CompiledPolicy, evaluator: Evaluator) -> dict[str, Any]:
     """One engine fact: exactly the keys the policy's rules read, unknowns written as MISSING."""
-    fact: dict[str, Any] = {"k": context.kind, "ctx": context.index}
-    values = context.values
-    for key in policy.fact_keys:
-        if key.startswith("q"):
-            continue
-        path, _, member = key.partition(":")
-        value = values.get(path, UNKNOWN)
-        if value is UNKNOWN:
-            fact[key] = MISSING
-        elif member:
-            fact[key] = member in value
-        else:
-            fact[key] = value
-    for index, node in enumerate(policy.counts):
-        low, high = evaluator.count_range(node)
-        fact[f"q{index}.min"] = low
-        fact[f"q{index}.max"] = high
-        fact[f"q{index}.span"] = high - low
-    return fact
+    return engine_facts([context], policy, [evaluator])[0]
 
 
 def _fact_values(fact: dict[str, Any], values: dict[str, Any], plan: tuple[tuple[str, str, str], ...]) -> None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from decision.case import Case, Diagnosis
+from decision.per_object import PerObject
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
 from knowledge.loader import KNOWLEDGE_DIR, Knowledge, did_you_mean, read_yaml
 from knowledge.schema import Questions, Vocabulary
@@ -260,21 +261,12 @@ def _model_fields(
     return out
 
 
-_CATALOGUES: dict[int, tuple[Vocabulary, FieldCatalogue]] = {}
-
-
 def field_catalogue() -> FieldCatalogue:
     """Built from the case model's JSON schema, so the case model is the one declaration; one per
     vocabulary in use (the shipped knowledge's, or a folder's under review)."""
     from decision.case import vocabulary
 
-    vocab = vocabulary()
-    kept = _CATALOGUES.get(id(vocab))
-    if kept is None or kept[0] is not vocab:
-        if len(_CATALOGUES) > 8:  # reloads replace the vocabulary; keep the cache bounded
-            _CATALOGUES.clear()
-        kept = _CATALOGUES[id(vocab)] = (vocab, _build_catalogue(vocab))
-    return kept[1]
+    return _catalogue_of(vocabulary())
 
 
 def _build_catalogue(vocab: Vocabulary) -> FieldCatalogue:
@@ -315,6 +307,9 @@ def _build_catalogue(vocab: Vocabulary) -> FieldCatalogue:
     for path, spec in _candidate_fields(vocab).items():
         scalars[path] = spec
     return FieldCatalogue(scalars=scalars, lists=lists, groups=frozenset(groups))
+
+
+_catalogue_of: PerObject[Vocabulary, FieldCatalogue] = PerObject(_build_catalogue)
 
 
 def _candidate_fields(vocab: Vocabulary) -> dict[str, FieldSpec]:

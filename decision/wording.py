@@ -16,6 +16,7 @@ from typing import Any
 
 from decision.case import vocabulary
 from decision.fields import LAB_JUDGEMENTS, field_catalogue, question_paths
+from decision.per_object import PerObject
 from decision.report import STATUS_ORDER, MissingInformation
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 from knowledge.loader import Knowledge, load_knowledge
@@ -96,18 +97,10 @@ def asked(knowledge: Knowledge, path: str, case: dict[str, Any]) -> bool:
     return True
 
 
-_RED_FLAG_FIELDS: dict[int, tuple[Knowledge, tuple[str, ...]]] = {}
-
-
 def red_flag_fields(knowledge: Knowledge) -> tuple[str, ...]:
     """The case fields the red flag rules read, in the form's order: asked first, as one group.
     Found once per knowledge (every report's export asks), like the field catalogue."""
-    kept = _RED_FLAG_FIELDS.get(id(knowledge))
-    if kept is None or kept[0] is not knowledge:
-        if len(_RED_FLAG_FIELDS) > 8:  # reloads replace the knowledge; keep the cache bounded
-            _RED_FLAG_FIELDS.clear()
-        kept = _RED_FLAG_FIELDS[id(knowledge)] = (knowledge, _read_red_flag_fields(knowledge))
-    return kept[1]
+    return _red_flag_fields_of(knowledge)
 
 
 def _read_red_flag_fields(knowledge: Knowledge) -> tuple[str, ...]:
@@ -119,6 +112,9 @@ def _read_red_flag_fields(knowledge: Knowledge) -> tuple[str, ...]:
         if isinstance(node, (Compare, IsUnknown))
     }
     return tuple(path for path in question_paths() if path in read)
+
+
+_red_flag_fields_of: PerObject[Knowledge, tuple[str, ...]] = PerObject(_read_red_flag_fields)
 
 
 def asking_order(knowledge: Knowledge, paths: list[str]) -> list[str]:
@@ -138,7 +134,7 @@ def in_asking_order(knowledge: Knowledge, items: list[MissingInformation]) -> li
     return sorted(items, key=lambda item: order.index(item.field))
 
 
-_FIELD_NAMES: dict[int, tuple[object, dict[str, str]]] = {}
+_names_of: PerObject[object, dict[str, str]] = PerObject(lambda vocab: {})
 
 
 def field_name(path: str) -> str:
@@ -146,13 +142,7 @@ def field_name(path: str) -> str:
 
     Remembered per vocabulary in use (the field catalogue's titles are that vocabulary's): reports
     name the same fields case after case, and finding a name reads the catalogue and the layout."""
-    vocab = vocabulary()
-    kept = _FIELD_NAMES.get(id(vocab))
-    if kept is None or kept[0] is not vocab:
-        if len(_FIELD_NAMES) > 8:  # reloads replace the vocabulary; keep the cache bounded
-            _FIELD_NAMES.clear()
-        kept = _FIELD_NAMES[id(vocab)] = (vocab, {})
-    names = kept[1]
+    names = _names_of(vocabulary())
     name = names.get(path)
     if name is None:
         if len(names) > 4096:  # paths come from knowledge and the case model; bound it all the same
