@@ -6,7 +6,9 @@ before Assess; assessed with the tables left empty, the lists are asked, never r
 
 from __future__ import annotations
 
-from test_browser import _settled, _shot, app_url, page  # noqa: F401  (module fixtures)
+from browser_app import open_page, open_tab, require_browser, settled, shot
+
+require_browser()
 
 
 def _keyed(tab: object, key: str) -> object:
@@ -17,25 +19,23 @@ def _keyed(tab: object, key: str) -> object:
 def _listed(tab: object, key: str) -> None:
     """Choose "Listed" on one list's history question."""
     _keyed(tab, key).get_by_text("Listed", exact=True).click()  # type: ignore[attr-defined]
-    _settled(tab)
+    settled(tab)
 
 
 def _pick(tab: object, key: str, typed: str) -> None:
     """Choose a selectbox's option by typing the start of its label."""
-    _settled(tab)
+    settled(tab)
     _keyed(tab, key).get_by_role("combobox").click()  # type: ignore[attr-defined]
     tab.keyboard.type(typed)  # type: ignore[attr-defined]
     tab.get_by_role("option").filter(has_text=typed).first.click(timeout=15_000)  # type: ignore[attr-defined]
-    _settled(tab)
+    settled(tab)
 
 
 def test_listed_but_empty_lists_show_their_tables_at_once_and_are_asked_after_assess(
-    page: object,  # noqa: F811
-    app_url: str,  # noqa: F811
+    page: object, app_url: str
 ) -> None:
-    page.goto(app_url)  # type: ignore[attr-defined]
-    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
-    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
+    open_page(page, app_url)
+    open_tab(page, "Case form")
     _pick(page, "f_diagnoses.condition", "Herniated disc")
     _pick(page, "f_diagnoses.region", "Lumbar")
     _listed(page, "f_medications_taken")
@@ -46,7 +46,7 @@ def test_listed_but_empty_lists_show_their_tables_at_once_and_are_asked_after_as
     page.get_by_text("No rows yet: the medication list is treated as not yet known").wait_for()  # type: ignore[attr-defined]
     page.get_by_text("No rows yet: the imaging list is treated as not yet known").wait_for()  # type: ignore[attr-defined]
     page.locator(".st-key-f_assess").get_by_role("button").click()  # type: ignore[attr-defined]
-    _settled(page)
+    settled(page)
     box = page.get_by_text("Needs information before a decision")  # type: ignore[attr-defined]
     box.wait_for(timeout=30_000)
     # the needs-information box asks both lists again, as the form asks them
@@ -55,30 +55,23 @@ def test_listed_but_empty_lists_show_their_tables_at_once_and_are_asked_after_as
     body = page.inner_text("body")  # type: ignore[attr-defined]
     assert "INDICATED WITH CAUTION" not in body
     page.locator(".st-key-answer_medications_taken").scroll_into_view_if_needed()  # type: ignore[attr-defined]
-    _shot(page, "clinician-listed-but-empty")
+    shot(page, "clinician-listed-but-empty")
 
 
-def test_what_is_typed_in_the_form_is_still_there_after_another_tab_is_opened(
-    page: object,  # noqa: F811
-    app_url: str,  # noqa: F811
-) -> None:
+def test_what_is_typed_in_the_form_is_still_there_after_another_tab_is_opened(page: object, app_url: str) -> None:
     """The input tabs draw only the open one; the form's answers and a typed table row are kept."""
     from test_journeys import _cell, _grid_rows, _table_column, _type
 
-    page.goto(app_url)  # type: ignore[attr-defined]
-    page.get_by_text("Clinician: assess a case").wait_for()  # type: ignore[attr-defined]
-    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
-    _settled(page)
+    open_page(page, app_url)
+    open_tab(page, "Case form")
     _type(page, "How old is the patient?", 71)  # type: ignore[arg-type]
     _listed(page, "f_medications_taken")
     medicines = page.locator(".st-key-f_medications_table")  # type: ignore[attr-defined]
     medicines.locator('th[role="columnheader"]').first.wait_for(state="attached")
     _cell(page, medicines, _table_column(medicines, "Name"), 0, "apixaban")  # type: ignore[arg-type]
-    page.get_by_role("tab", name="Demo case").click()  # type: ignore[attr-defined]
-    _settled(page)
+    open_tab(page, "Demo case")
     medicines.wait_for(state="detached", timeout=15_000)  # the closed form is not drawn
-    page.get_by_role("tab", name="Case form").click()  # type: ignore[attr-defined]
-    _settled(page)
+    open_tab(page, "Case form")
     age = page.get_by_label("How old is the patient?", exact=True).first  # type: ignore[attr-defined]
     assert float(age.input_value()) == 71  # shown as the widget formats it (71.00)
     medicines.locator('th[role="columnheader"]').first.wait_for(state="attached")

@@ -12,7 +12,7 @@ Each journey is a sequence of steps (one test each, in file order) on one browse
 that finds a known defect is marked as such without hiding the steps after it. What the app should
 answer for apixaban is read from the knowledge (ASRA 2018 holds, procedures' bleeding-risk class),
 not assumed. Screenshots go to test-artifacts/screenshots/ (the README shows copies from
-docs/screenshots/). Skipped locally without Chromium; in CI they must run (see test_browser.py).
+docs/screenshots/). Skipped locally without Chromium; in CI they must run (see tests/browser_app.py).
 """
 
 from __future__ import annotations
@@ -20,20 +20,29 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from local_server import free_port, wait_until
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, _shot, playwright_api
+from browser_app import (
+    ROOT,
+    chromium,
+    local_url,
+    open_page,
+    open_tab,
+    require_browser,
+    seeded_store,
+    settled,
+    shot,
+    streamlit_app,
+)
+from local_server import free_port
+
+playwright_api = require_browser()
 
 ESI_TF = "Epidural steroid injection, transforaminal, lumbar spine (L4-L5)"
 ESI_IL = "Epidural steroid injection, interlaminar, lumbar spine (L4-L5)"
@@ -74,46 +83,23 @@ def _apixaban_stop_hours(procedure: str = "esi_transforaminal") -> int:
 # --- the app and the browser -------------------------------------------------------------------
 
 
-def _healthy(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-        return bool(answer.read() == b"ok")
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`streamlit run` on a store of its own (demo cases seeded, as `make run` does), with the
     settings' UI URL set to where it listens, so the share link it shows is one a browser opens."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
     env = {
-        **os.environ,
-        "SPINE_CDS_DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('journeys')}/store.sqlite",
-        "SPINE_CDS_UI_URL": url,
+        "SPINE_CDS_DATABASE_URL": seeded_store(tmp_path_factory.mktemp("journeys")),
+        "SPINE_CDS_UI_URL": local_url(port),
     }
-    from decision import evaluate
-    from decision.demo_cases import demo_cases
-    from decision.store import CaseStore
-
-    CaseStore(env["SPINE_CDS_DATABASE_URL"]).seed_demo_cases(demo_cases(), evaluate)
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "ui" / "app.py"), "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    command += ["--server.fileWatcherType", "none"]  # an edit elsewhere must not put "rerun?" in the status
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        if not wait_until(lambda: _healthy(url), seconds=60, pause=0.5):
-            pytest.fail("streamlit did not start within 60 s")
+    with streamlit_app(env, port=port) as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as runner:
-        launched = runner.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _new_page(browser: Any) -> Page:
@@ -144,11 +130,7 @@ def _settled(page: Page) -> None:
     """Wait until the app's rerun has finished and painted: no "running" status and no element
     still drawn from the run before (Streamlit marks those stale); a step that reads the page
     earlier sees the answer before the one it gave."""
-    time.sleep(0.5)  # a rerun that a click started shows its status after a moment
-    page.wait_for_function(
-        "() => { const s = document.querySelector('[data-testid=\"stStatusWidget\"]');"
-        " return (!s || s.innerText.trim() === '') && !document.querySelector('[data-stale=\"true\"]'); }"
-    )
+    settled(page, pause=0.5, stale=True)
 
 
 def _select(page: Page, label: str, option: str, attempts: int = 4, exact: bool = False) -> None:
@@ -243,7 +225,7 @@ def _assess(page: Page) -> None:
 def _shot_at(page: Page, where: Any, name: str) -> None:
     """A screenshot of the screen that starts at `where` (the part of the page the step is about)."""
     where.first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    _shot(page, name)
+    shot(page, name)
 
 
 def _body(page: Page) -> str:
@@ -330,9 +312,8 @@ def test_the_consultant_enters_a_new_patient_and_an_empty_listed_medication_tabl
     consultant: Page, app_url: str
 ) -> None:
     page = consultant
-    page.goto(app_url)
-    page.get_by_text("Clinician: assess a case").wait_for()
-    page.get_by_role("tab", name="Case form").click()
+    open_page(page, app_url)
+    open_tab(page, "Case form")
     _the_new_patient(page)
     _radio(page, "Medication history", "Listed")
     # the table and what an empty one means are there at once, before Assess
@@ -447,7 +428,7 @@ def test_the_patient_information_sheet_opens_for_the_chosen_epidural(consultant:
     assert "Transforaminal" in body or "transforaminal" in body
     assert "apixaban" in body.lower()
     assert not EMOJI.search(body)
-    _shot(page, "consultant-patient-sheet")
+    shot(page, "consultant-patient-sheet")
     page.get_by_role("link", name="Assess a case").click()  # back to the case, answers kept
     _settled(page)
     page.get_by_text("Case summary.").first.wait_for()
@@ -487,15 +468,14 @@ def _table_rows(table: Any) -> list[dict[str, str]]:
 
 def test_the_registrar_reads_the_indications_matrix_in_words(registrar: Page, app_url: str) -> None:
     page = registrar
-    page.goto(f"{app_url}/matrix")
-    page.get_by_text("Trainee: which procedure for which condition").wait_for()
+    open_page(page, f"{app_url}/matrix", "Trainee: which procedure for which condition")
     _settled(page)
     table = page.locator('[data-testid="stTable"]').first
     table.locator("tbody tr").first.wait_for()
     headers = [str(h).strip() for h in table.locator("thead th").all_inner_texts()]
     rows = _table_rows(table)
     cells = [cell for row in rows for column, cell in row.items() if column != headers[0]]
-    _shot(page, "registrar-matrix")
+    shot(page, "registrar-matrix")
     assert not EMOJI.search(_body(page))
     shown_ids = sorted({part.strip() for cell in cells for part in re.split("[,;]", cell)} & _rule_ids())
     assert not shown_ids, f"rule ids as the cells' text: {shown_ids[:3]}"
@@ -507,8 +487,7 @@ def test_the_registrar_reads_the_indications_matrix_in_words(registrar: Page, ap
 
 def test_the_registrar_reads_a_rule_with_its_sources(registrar: Page, app_url: str) -> None:
     page = registrar
-    page.goto(f"{app_url}/rules?rule=hold.apixaban.intermediate_high")
-    page.get_by_text("Trainee: rules and their sources").wait_for()
+    open_page(page, f"{app_url}/rules?rule=hold.apixaban.intermediate_high", "Trainee: rules and their sources")
     stop_hours = _apixaban_stop_hours()
     page.get_by_text(f"Apixaban is stopped at least {stop_hours} hours").first.wait_for()
     body = _body(page)
@@ -520,8 +499,7 @@ def test_the_registrar_answers_every_quiz_candidate_and_sees_the_engines_answer_
     registrar: Page, app_url: str
 ) -> None:
     page = registrar
-    page.goto(f"{app_url}/quiz")
-    page.get_by_text("Trainee: quiz").wait_for()
+    open_page(page, f"{app_url}/quiz", "Trainee: quiz")
     _settled(page)
     form = page.locator('[data-testid="stForm"]').first
     questions = form.get_by_role("combobox").all()
@@ -564,8 +542,7 @@ def _grid_rows(grid: Any) -> list[dict[str, str]]:
 
 
 def _open_mdt(page: Page, app_url: str) -> Any:
-    page.goto(f"{app_url}/mdt")
-    page.get_by_text("MDT: review cases").wait_for()
+    open_page(page, f"{app_url}/mdt", "MDT: review cases")
     _settled(page)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.locator('th[role="columnheader"]').first.wait_for(state="attached")
@@ -595,7 +572,7 @@ def test_the_chair_sees_real_cases_only_until_demo_cases_are_asked_for_red_flags
     assert all(row["engine"] == "RED FLAG" for row in listed if row["red_flag"] == "yes")
     words = [row["engine"] for row in listed]
     assert not [w for w in words if w not in STATUS_LABELS | {"RED FLAG"}], words  # words, not ids
-    _shot(page, "chair-list")
+    shot(page, "chair-list")
 
 
 def test_the_chair_records_a_decision_with_a_reason_and_finds_it_after_a_reload(chair: Page, app_url: str) -> None:
@@ -626,7 +603,7 @@ def test_the_chair_records_a_decision_with_a_reason_and_finds_it_after_a_reload(
     _select(page, "Open a case", SAVED_TITLE)
     page.get_by_text("decision recorded").first.wait_for()
     assert reason in _body(page)
-    _shot(page, "chair-decision")
+    shot(page, "chair-decision")
 
 
 def test_the_chair_opens_the_consultants_share_link_and_sees_the_case_summary(browser: Any) -> None:

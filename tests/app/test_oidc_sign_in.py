@@ -11,41 +11,28 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from local_server import free_port, wait_until
+from browser_app import choose, chromium, local_url, require_browser, seeded_store, streamlit_app
+from local_server import free_port
 
-from decision import evaluate
-from decision.demo_cases import demo_cases
 from decision.store import CaseStore
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
 CASE_ID = "esi-lumbar-radicular-indicated"
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+require_browser()
 if os.environ.get("CI"):  # CI must run these: the dev extra installs the provider
     import oidc_provider_mock
     import werkzeug.serving as werkzeug_serving
 else:
     oidc_provider_mock = pytest.importorskip("oidc_provider_mock", reason="the dev extra installs oidc-provider-mock")
     werkzeug_serving = pytest.importorskip("werkzeug.serving")
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must run the browser tests: Chromium is missing (the Makefile installs it with apt)")
-    pytest.skip("Chromium is not installed (apt-get install chromium; `make test` does it)", allow_module_level=True)
 
 USERS = {
     "clin-0001": {"name": "Dr Cleo Clinician", "roles": ["clinician"]},
@@ -112,11 +99,6 @@ def provider(app_port: int) -> Iterator[Provider]:
         server.server_close()
 
 
-def _healthy(url: str) -> bool:
-    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-        return bool(answer.read() == b"ok")
-
-
 @pytest.fixture(scope="module")
 def app(provider: Provider, app_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """`streamlit run ui/app.py` with sign-in configured in a secrets file of the test's own."""
@@ -124,81 +106,23 @@ def app(provider: Provider, app_port: int, tmp_path_factory: pytest.TempPathFact
     secrets = folder / "secrets.toml"
     secrets.write_text(
         "[auth]\n"
-        f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
+        f'redirect_uri = "{local_url(app_port)}/oauth2callback"\n'
         f'cookie_secret = "{os.urandom(24).hex()}"\n'
         f'client_id = "{provider.client_id}"\n'
         f'client_secret = "{provider.client_secret}"\n'
         f'server_metadata_url = "{provider.url}/.well-known/openid-configuration"\n',
         encoding="utf-8",
     )
-    database_url = f"sqlite:///{folder}/mdt.sqlite"
-    CaseStore(database_url).seed_demo_cases(demo_cases(), evaluate)
-    env = {**os.environ, "SPINE_CDS_DATABASE_URL": database_url}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "ui" / "app.py"),
-            "--server.port",
-            str(app_port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-            "--secrets.files",
-            str(secrets),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{app_port}"
-    try:
-        if not wait_until(lambda: _healthy(url), seconds=60, pause=0.5):
-            pytest.fail("streamlit did not start within 60 s")
+    database_url = seeded_store(folder)
+    env = {"SPINE_CDS_DATABASE_URL": database_url}
+    with streamlit_app(env, port=app_port, extra_args=["--secrets.files", str(secrets)]) as url:
         yield App(url, database_url, provider.url)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as runner:
-        launched = runner.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
-
-
-def _settled(page: Any) -> None:
-    """Wait until the app has finished its rerun (a widget clicked mid-rerun can be replaced)."""
-    time.sleep(0.3)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.trim() === ''"
-    )
-
-
-def _choose(page: Any, label: str, option: str, attempts: int = 4) -> None:
-    """Pick an option by typing it, again from a settled page when a rerun closed the list."""
-    for attempt in range(attempts):
-        _settled(page)
-        page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
-        page.keyboard.type(option)
-        try:
-            page.get_by_role("option").filter(has_text=option).first.click(timeout=15_000)
-        except playwright_api.TimeoutError:
-            page.keyboard.press("Escape")
-            if attempt == attempts - 1:
-                raise
-            continue
-        _settled(page)
-        return
 
 
 def _signed_in(browser: Any, app: App, sub: str) -> Any:
@@ -235,7 +159,7 @@ def test_a_clinician_signed_in_at_the_provider_is_not_offered_the_mdt_and_saves_
     navigation = _navigation(page)
     assert "Assess a case" in navigation and "Indications matrix" in navigation  # teaching pages: every role
     assert "Review cases" not in navigation
-    _choose(page, "Demo case", "caution-controlled-diabetes")
+    choose(page, "Demo case", "caution-controlled-diabetes")
     page.get_by_role("button", name="Save to the MDT list").click()
     page.get_by_text("Saved. Shareable link").wait_for()
     saved = page.get_by_text("Saved. Shareable link").inner_text().split("?case=")[1].strip().strip("`")
@@ -254,9 +178,9 @@ def test_an_mdt_chair_signed_in_at_the_provider_records_a_decision_as_their_subj
     page.goto(f"{app.url}/mdt")
     page.get_by_text("MDT: review cases").wait_for()
     page.get_by_text("Demo cases too").click()  # the list shows real cases only until asked
-    _choose(page, "Open a case", f"({CASE_ID})")
+    choose(page, "Open a case", f"({CASE_ID})")
     page.get_by_text("The meeting's decision").first.wait_for()  # a rerun may briefly show the stale copy too
-    _choose(page, "Chosen procedure", "Epidural steroid injection, transforaminal")
+    choose(page, "Chosen procedure", "Epidural steroid injection, transforaminal")
     who = _audit_name(app, "chair-0002")
     page.get_by_text(f"Decided by: {who} (from the sign-in)").wait_for()
     assert not page.locator('[data-testid="stTextInput"]').count()  # no box to type a name into
