@@ -55,6 +55,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
             server.wait(timeout=20)
 
 
+def _example_call(url: str) -> urllib.request.Request:
+    """The README's example patient-view call, posted to the served service."""
+    request = json.loads((ROOT / "examples" / "cds-hooks" / "patient-view.json").read_text(encoding="utf-8"))
+    return urllib.request.Request(
+        f"{url}/cds-services/spine-cds-patient-view",
+        data=json.dumps(request).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+
+
 def _session() -> list[tuple[str, str]]:
     """The README's CDS Hooks session as (command, output shown) pairs."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -111,13 +121,7 @@ def test_a_cards_link_opens_the_assessment_in_the_app_over_the_same_store(
     from streamlit.testing.v1 import AppTest
 
     url, env, _server = served
-    request = json.loads((ROOT / "examples" / "cds-hooks" / "patient-view.json").read_text(encoding="utf-8"))
-    call = urllib.request.Request(
-        f"{url}/cds-services/spine-cds-patient-view",
-        data=json.dumps(request).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(call, timeout=30) as answer:
+    with urllib.request.urlopen(_example_call(url), timeout=30) as answer:
         cards = json.load(answer)["cards"]
     link = cards[0]["links"][0]["url"]
     assert link.startswith("http://localhost:8501/?case=")
@@ -143,13 +147,7 @@ def test_serve_logs_one_json_line_per_request_and_no_patient_id(
     served: tuple[str, dict[str, str], subprocess.Popen[str]],
 ) -> None:
     url, _env, server = served
-    request = json.loads((ROOT / "examples" / "cds-hooks" / "patient-view.json").read_text(encoding="utf-8"))
-    call = urllib.request.Request(
-        f"{url}/cds-services/spine-cds-patient-view",
-        data=json.dumps(request).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(call, timeout=30) as answer:
+    with urllib.request.urlopen(_example_call(url), timeout=30) as answer:
         assert answer.status == 200 and json.load(answer)["cards"]
     with urllib.request.urlopen(f"{url}/cds-services", timeout=10) as answer:
         assert {s["hook"] for s in json.load(answer)["services"]} == {"patient-view", "order-select"}
