@@ -68,7 +68,9 @@ def _particular(
 ) -> tuple[list[DocumentLine], list[str]]:
     """The lines that apply to this patient (the knowledge's conditional lines, then the plan) and
     the sources they cite."""
-    fired = {reason.rule_id for reason in candidate.reasons}
+    # Only rules that fired: an undecided rule ("unknown", e.g. diabetes not yet asked) or an
+    # indication that did not apply must never tell the patient they have the condition.
+    fired = {reason.rule_id for reason in candidate.reasons if reason.kind not in ("unknown", "not_met")}
     plan = candidate.antithrombotic_plan
     chosen = [
         item

@@ -189,17 +189,23 @@ class CaseAnswers:
     def report(self, evaluator: CaseEvaluator, policy: str | None = None) -> Report:
         """The report for these answers; the same answers, knowledge and policy give the report kept
         from the last run (every click reruns the page, and most clicks change no answer)."""
-        key = (id(evaluator), policy, fingerprint(self.case))
+        key = (_knowledge_key(evaluator), policy, fingerprint(self.case))
         if self._report is None or self._report[0] != key:
             self._report = (key, assess(evaluator, self.case, policy))
         return self._report[1]
 
     def what_if(self, evaluator: CaseEvaluator, report: Report, change: Change, policy: str | None = None) -> WhatIf:
         """`what_if` on these answers, kept while the answers, the change and the policy stay."""
-        key = (id(evaluator), policy, fingerprint(self.case), fingerprint(change.model_dump()))
+        key = (_knowledge_key(evaluator), policy, fingerprint(self.case), fingerprint(change.model_dump()))
         if self._what_if is None or self._what_if[0] != key:
             self._what_if = (key, what_if(evaluator, self.case, report, change, policy))
         return self._what_if[1]
+
+
+def _knowledge_key(evaluator: CaseEvaluator) -> tuple[str, str]:
+    """What a kept report was made from: the knowledge's content hash and version, never the
+    evaluator's address (a reload frees the old evaluator, and its address may be reused)."""
+    return (evaluator.knowledge.content_hash, evaluator.version)
 
 
 class Store(Protocol):

@@ -30,6 +30,13 @@ ADD = "add:"
 """A what-if choice that adds an entry to a list (`add:medications`), not a field's new answer."""
 
 
+def forget_answers() -> None:
+    """Drop what was typed in the needs-information box and what-if: kept widgets would otherwise
+    answer the same question for the next patient loaded ("None of these" for their red flags)."""
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith((ANSWER_PREFIX, WHAT_IF_PREFIX))]:
+        del st.session_state[key]
+
+
 def _groups() -> dict[str, FieldGroup]:
     return {group.path: group for group in case_layout()}
 

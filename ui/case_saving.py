@@ -28,6 +28,13 @@ _SHARED_SEEN = "case_saving_shared_seen"
 _DEMO_SEEN = "case_saving_demo_seen"
 
 
+def forget_saved() -> None:
+    """Another patient is on the page: "Save again" must not make them a version of the last one's
+    stored case, nor keep the last one's title."""
+    for key in (SAVED, _OPENED, "save_title"):
+        st.session_state.pop(key, None)
+
+
 def _stored_id() -> str | None:
     """The stored case this page's case is a version of: the one saved here or opened from a share
     link; a demo case or share link chosen since is another patient, so it starts afresh."""

@@ -16,12 +16,12 @@ from decision.letter import clinical_letter, document_markdown
 from decision.report import Report
 from ui.case_answers import CaseAnswers
 from ui.case_form import case_form
-from ui.case_questions import missing_questions, what_if_panel
-from ui.case_saving import save_to_mdt_list, show_saved_link
+from ui.case_questions import forget_answers, missing_questions, what_if_panel
+from ui.case_saving import forget_saved, save_to_mdt_list, show_saved_link
 from ui.components import demos, evaluator, show_report, store
 from ui.export import document_pdf
 from ui.identity import User, require_role
-from ui.patient_sheet import patient_sheet_section
+from ui.patient_sheet import forget_sheet, patient_sheet_section
 from ui.policy_compare import policy_comparison
 from ui.record_text import markdown_text
 
@@ -58,6 +58,15 @@ def _save_and_share(case: dict[str, Any], report: Report, user: User) -> None:
     with cols[2]:
         save_to_mdt_list(case, report, user)  # saving again is a new version of the stored case
     show_saved_link()
+
+
+def _new_patient(answers: CaseAnswers, case: Any) -> None:
+    """Load a case from a share link, a demo or a file: nothing typed or saved for the patient on
+    the page before may answer for, or be saved over by, this one."""
+    forget_answers()
+    forget_saved()
+    forget_sheet()
+    answers.load(case)
 
 
 def _fingerprint(case: Any) -> str:
@@ -105,7 +114,7 @@ def clinician_page() -> None:
         if stored is None:
             st.error(f"No stored case has the id {markdown_text(repr(shared))}.")
         else:
-            answers.load(stored.case)
+            _new_patient(answers, stored.case)
             st.session_state["loaded_shared"] = shared
     # Lazy tabs: switching tabs reruns the page and only the open tab runs. What was typed in a
     # closed tab is kept: the form's widgets persist while not drawn (ui.case_form), and the form
@@ -122,7 +131,7 @@ def clinician_page() -> None:
                 persist_state="page",
             )
             if chosen != "(choose)" and st.session_state.get("demo_loaded") != chosen:
-                answers.load(cases[chosen]["case"])
+                _new_patient(answers, cases[chosen]["case"])
                 st.session_state["demo_loaded"] = chosen
             if chosen != "(choose)":
                 st.caption(cases[chosen]["teaches"])
@@ -144,7 +153,7 @@ def clinician_page() -> None:
                         if uploaded and uploaded.name.endswith((".yaml", ".yml"))
                         else json.loads(raw)
                     )
-                    answers.load(_from_fhir(parsed) if _is_bundle(parsed) else parsed)
+                    _new_patient(answers, _from_fhir(parsed) if _is_bundle(parsed) else parsed)
                     st.rerun()  # the form shows the new answers when it is next opened
                 except (json.JSONDecodeError, yaml.YAMLError) as exc:
                     st.error(f"Not a valid case file: {markdown_text(exc)}")

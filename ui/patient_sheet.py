@@ -30,11 +30,18 @@ PRINT_STYLE = """<style>
 </style>"""
 
 
+def forget_sheet() -> None:
+    """The print page shows the sheet last prepared: drop it when it is not this patient's."""
+    for key in (SHEET, "patient_sheet_choice"):
+        st.session_state.pop(key, None)
+
+
 def patient_sheet_section(report: Report) -> None:
     """On the Assess page: choose the procedure, then download the sheet or open it to print."""
     choices = {c.key: c for c in report.candidates if c.status not in UNSUITABLE}
     with st.expander("Prepare a patient information sheet"):
         if not choices:
+            forget_sheet()
             st.info("No procedure in this report is one to prepare the patient for, so there is no sheet to give.")
             return
         key = st.selectbox(
@@ -46,6 +53,7 @@ def patient_sheet_section(report: Report) -> None:
         try:
             sheet = patient_sheet(report, key, evaluator().knowledge)
         except NoPatientInformation as exc:
+            st.session_state.pop(SHEET, None)
             st.warning(f"No sheet: {exc}.")
             return
         st.session_state[SHEET] = sheet

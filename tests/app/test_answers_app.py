@@ -275,3 +275,26 @@ def test_a_demo_chosen_while_the_form_was_closed_is_shown_when_the_form_opens() 
     assert _case(at)["medications"] == [{"name": "apixaban", "last_dose_hours_ago": 24}]
     open_tab(at, DEMO_TAB)
     assert at.selectbox(key="demo_choice").value == "esi-apixaban-24h-deferred"  # still named as chosen
+
+
+def test_answers_typed_for_one_patient_do_not_answer_for_the_next_one_loaded() -> None:
+    """The reviewer's finding: "None" chosen in the needs-information box (not yet re-assessed),
+    then another patient pasted in, asked the same question: it must come back unanswered, and
+    "Save again" must not offer to make them a version of the first patient's stored case."""
+    import json
+
+    from decision.demo_cases import demo_cases
+
+    at = _page()
+    at.selectbox(key="demo_choice").set_value("esi-medications-unknown-needs-information").run()
+    next(b for b in at.button if b.label == "Save to the MDT list").click().run()
+    assert any(b.label == "Save again (new version)" for b in at.button)
+    at.radio(key="answer_medications_taken").set_value("None").run()
+    other = {**demo_cases()["esi-medications-unknown-needs-information"]["case"], "age": 63}
+    open_tab(at, JSON_TAB)
+    at.text_area(key="case_json").set_value(json.dumps(other)).run()
+    next(b for b in at.button if b.label == "Assess this JSON").click().run()
+    assert not at.exception
+    assert _case(at)["age"] == 63 and "medications" not in _case(at)
+    assert at.radio(key="answer_medications_taken").value == "Not asked"
+    assert not any(b.label == "Save again (new version)" for b in at.button)

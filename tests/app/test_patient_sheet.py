@@ -66,6 +66,15 @@ def test_the_diabetes_line_appears_only_for_a_patient_with_diabetes_having_a_ste
     assert not any("diabetes" in line for line in _section(other, PARTICULAR))
 
 
+def test_a_patient_whose_diabetes_is_not_yet_known_is_never_told_they_have_diabetes() -> None:
+    """Unknown is not positive: with diabetes unasked the diabetes rule is undecided (the candidate
+    needs information), and the sheet must not tell the patient they have it."""
+    case = {**DEMOS["caution-controlled-diabetes"]["case"]}
+    case["comorbidities"] = {k: v for k, v in case["comorbidities"].items() if k != "diabetes"}
+    sheet = _sheet(case, "epidural_steroid_injection")
+    assert not any("diabetes" in line.lower() for line in _section(sheet, PARTICULAR))
+
+
 def test_the_blood_thinner_plan_appears_only_for_a_patient_who_takes_one() -> None:
     on_apixaban = _section(_sheet(DEMOS["esi-apixaban-24h-deferred"]["case"], "epidural_steroid_injection"), PARTICULAR)
     assert (
