@@ -106,7 +106,14 @@ def resolve_checked(url: str, private_allowed: bool = False) -> Pinned:
         raise FetchRefused("the FHIR server's name does not resolve")
     if not private_allowed and not all(_public(address) for address in addresses):
         raise FetchRefused("the FHIR server resolves to a private, loopback or link-local address")
-    return Pinned(netloc=parts.netloc, host=host, address=str(addresses[0]))
+    return Pinned(netloc=_host_header(parts.hostname or "", parts.port), host=host, address=str(addresses[0]))
+
+
+def _host_header(host: str, port: int | None) -> str:
+    """The Host header: the server's name and port only. The URL's netloc would also carry any
+    user:password written into it, sent then as a header of every request."""
+    name = f"[{host}]" if ":" in host else host
+    return f"{name}:{port}" if port else name
 
 
 def refuse_private_address(url: str) -> None:

@@ -65,3 +65,18 @@ def test_a_name_rebound_to_loopback_after_the_check_gets_no_request_to_loopback(
     assert got == {} and set(failed) == set(TEMPLATES)
     assert connected_to and set(connected_to) == {PUBLIC}
     assert resolver.asked == 1  # resolved once, for the check; the connection used that answer
+
+
+def test_the_pinned_requests_host_header_never_carries_credentials_written_into_the_url(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A FHIR base written as https://user:secret@host/ must not send `user:secret@host` as the
+    Host header of every request: the header is the server's name and port only."""
+    from decision.cds_hooks.fhir_client import resolve_checked
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, 1, 6, "", ("93.184.216.34", 443))])
+    pinned = resolve_checked("https://user:secret@fhir.example.org:8443/r4")
+    _url, headers, extensions = pinned.request("https://user:secret@fhir.example.org:8443/r4/Patient/1")
+    assert headers == {"Host": "fhir.example.org:8443"} and extensions == {"sni_hostname": "fhir.example.org"}
+    plain = resolve_checked("https://fhir.example.org/r4")
+    assert plain.request("https://fhir.example.org/r4/Patient/1")[1] == {"Host": "fhir.example.org"}
