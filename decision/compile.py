@@ -1,6 +1,6 @@
 """Knowledge rules to durable-rules rulesets, one per policy profile, built once per process.
 
-Each knowledge rule becomes up to two engine rules over a single fact: one that fires when its
+Each knowledge rule becomes up to two engine actions over a single fact: one that fires when its
 condition is met (T) and one that fires when the case leaves it undecided (U), so that an
 unknown answer is reported, never read as "no". Counts over case lists are worked out before the
 engine runs (it matches facts, it does not count) and reach it as `q<n>.min`/`q<n>.max` fields.
@@ -40,13 +40,17 @@ in its state.h) and writes past its table beyond that (a segmentation fault, mea
 packed into rulesets whose facts stay well under it; and since every firing hands the action the
 whole fact as JSON, narrower facts are also faster (measured: 60 keys ~18 ms per case against ~22 ms
 for one 220-key ruleset on the bench mix)."""
+MAX_BRANCHES = 12
+"""Conjunctions per engine rule (as `$or` branches). durable-rules records two expression entries per
+`$and` branch and two for the `$or` in a rule node of at most 32 (ERR_EXPRESSION_LIMIT_EXCEEDED, 113):
+14 branches is its limit, measured and pinned in tests/engine/test_engine_pitfalls.py."""
 MAX_CONJUNCTIONS = 256
 MAX_ATOMS = 24
 BUILD_LIMIT = 16 * MAX_CONJUNCTIONS
 """While a condition is multiplied out, the alternatives it may reach before absorption prunes them;
 past it the rule is refused at once (twenty two-way choices would otherwise build a million)."""
-"""durable-rules allows 32 expressions per rule node (ERR_EXPRESSION_LIMIT_EXCEEDED, code 113),
-so every condition is flattened into conjunctions, each registered as its own engine rule."""
+"""Every condition is flattened into conjunctions of engine comparisons (at most MAX_CONJUNCTIONS of
+at most MAX_ATOMS each), registered MAX_BRANCHES to an engine rule."""
 
 _NEGATE = {"lt": "gte", "lte": "gt", "gt": "lte", "gte": "lt"}
 _ruleset_serial = itertools.count(1)
@@ -165,6 +169,16 @@ def _absorb(dnf: Dnf) -> Dnf:
 def _atom_json(atom: Atom) -> dict[str, Any]:
     op, key, value = atom
     return {key: value} if op == "eq" else {f"${op}": {key: value}}
+
+
+def _engine_match(kind: str, alternatives: Dnf) -> dict[str, Any]:
+    """One engine rule's match over a single fact: the fact's kind and one conjunction, or several
+    conjunctions as `$or` branches (one engine rule for them all: durable-rules sets up every rule's
+    join state in each new session, which was most of the engine's time per case; measured in
+    issue 17). A fact meeting two branches fires the rule twice; the engine collects firings as a
+    set, so that changes nothing."""
+    branches = [{"$and": [{"k": kind}, *[_atom_json(a) for a in conj]]} for conj in alternatives]
+    return branches[0] if len(branches) == 1 else {"$or": branches}
 
 
 class _Translator:
@@ -313,12 +327,12 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
                     ]
                 )
             action = f"r{number}{want.lower()}"
-            for j, conj in enumerate(alternatives):
-                ruleset[f"{action}_{j}"] = {
-                    "all": [{"m": {"$and": [{"k": kind}, *[_atom_json(a) for a in conj]]}}],
+            for j in range(0, len(alternatives), MAX_BRANCHES):
+                ruleset[f"{action}_{j // MAX_BRANCHES}"] = {
+                    "all": [{"m": _engine_match(kind, alternatives[j : j + MAX_BRANCHES])}],
                     "run": action,
                 }
-                rule_keys.update(_atom_key(a) for a in conj)
+            rule_keys.update(_atom_key(a) for conj in alternatives for a in conj)
             actions[want] = action
         if len(rule_keys) > MAX_FACT_KEYS:
             raise KnowledgeError(

@@ -17,7 +17,9 @@ in the session state, as durable's host does with an action's exception.
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import durable_rules_engine
@@ -48,6 +50,7 @@ class _Ruleset:
         self.actions = {rule_name: str(rule["run"]) for rule_name, rule in definition.items()}
         rules = {rule_name: {k: v for k, v in rule.items() if k != "run"} for rule_name, rule in definition.items()}
         self.keys = keys
+        self.pick: Callable[[dict[str, Any]], tuple[Any, ...]] = _picker(keys or ())
         self.handle: int = durable_rules_engine.create_ruleset(name, orjson.dumps(rules).decode())
 
 
@@ -115,7 +118,7 @@ class RulesEngine:
         handle = ruleset.handle
         self._live_sessions += 1
         try:
-            batch = orjson.dumps([_engine_fact(fact, session, ruleset.keys) for fact in facts]).decode()
+            batch = orjson.dumps([_engine_fact(fact, session, ruleset) for fact in facts]).decode()
             status = durable_rules_engine.assert_facts(handle, batch)
             if status[0] != _HANDLED:
                 raise EngineError(f"the rules engine did not accept the case's facts (status {status[0]})")
@@ -160,15 +163,25 @@ class RulesEngine:
             self._rulesets.clear()
 
 
-def _engine_fact(fact: dict[str, Any], session: str, keys: tuple[str, ...] | None) -> dict[str, Any]:
+def _picker(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of `keys` in a fact, in their order, read in one C call (itemgetter): narrowing
+    every fact for every ruleset key by key was a tenth of the engine's Python time."""
+    if len(keys) == 1:
+        only = operator.itemgetter(keys[0])
+        return lambda fact: (only(fact),)
+    if not keys:
+        return lambda fact: ()
+    return operator.itemgetter(*keys)
+
+
+def _engine_fact(fact: dict[str, Any], session: str, ruleset: _Ruleset) -> dict[str, Any]:
     """The fact as one ruleset sees it: `ctx` first (see `_firing`), the session, and only the keys
     the ruleset reads (a durable-rules fact holds at most 255 properties)."""
     narrowed = {"ctx": fact["ctx"], "sid": session, "k": fact["k"]}
-    if keys is None:
+    if ruleset.keys is None:
         narrowed.update((key, value) for key, value in fact.items() if key not in narrowed)
     else:
-        for key in keys:
-            narrowed[key] = fact[key]
+        narrowed.update(zip(ruleset.keys, ruleset.pick(fact), strict=True))
     return narrowed
 
 

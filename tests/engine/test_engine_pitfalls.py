@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import signal
 import subprocess
 import sys
@@ -14,12 +15,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import durable_rules_engine
 import pytest
 import yaml
 from durable.engine import Host, MessageNotHandledException
 from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
-from decision.compile import compile_knowledge
+from decision.compile import MAX_BRANCHES, compile_knowledge
 from decision.engine import EngineError, RulesEngine
 from decision.evaluator import CaseEvaluator, default_evaluator
 from knowledge.loader import load_knowledge
@@ -86,6 +88,24 @@ def test_a_disjunction_can_fire_once_per_satisfied_branch() -> None:
     host, name, fired = _host(rules)
     host.assert_fact(name, {"sid": "1", "a": 1, "b": 2})
     assert fired == ["r", "r"]
+
+
+def _or_rule(branches: int) -> str:
+    """One rule whose match is `branches` conjunctions of three comparisons, as compile writes them."""
+    match = {"$or": [{"$and": [{"k": "cand"}, {"a": i}, {"$lt": {"b": i}}]} for i in range(branches)]}
+    return json.dumps({"r": {"all": [{"m": match}]}})
+
+
+def test_a_rule_holds_at_most_fourteen_or_branches_which_bounds_max_branches() -> None:
+    handle = durable_rules_engine.create_ruleset(f"pin_{next(_names)}", _or_rule(14))
+    durable_rules_engine.delete_ruleset(handle)
+    with pytest.raises(Exception, match="113"):  # ERR_EXPRESSION_LIMIT_EXCEEDED
+        durable_rules_engine.create_ruleset(f"pin_{next(_names)}", _or_rule(15))
+    assert MAX_BRANCHES <= 14
+    for policy in compile_knowledge(load_knowledge()).values():
+        for chunk in policy.rulesets.values():
+            for rule in chunk.values():
+                assert len(rule["all"][0]["m"].get("$or", ())) <= MAX_BRANCHES
 
 
 def test_a_fact_no_rule_matches_is_rejected_which_is_why_every_ruleset_has_a_catch_all() -> None:
