@@ -1,9 +1,10 @@
 """The only module that touches durable-rules.
 
 What the engine needs, measured (see shared/notes/durable-rules.md): no background timer thread,
-facts asserted rather than posted (a posted event fires only the first matching rule), a fresh
-session per evaluation deleted afterwards (the engine holds only about a thousand live sessions),
-one lock around the C core (it is not thread-safe), and no action error lost.
+facts asserted rather than posted (a posted event fires only the first matching rule), a session
+per ruleset serving at most SESSION_CASES evaluations in turn and then deleted, and deleted at once
+after any failure (the engine holds only about a thousand live sessions), one lock around the C core
+(it is not thread-safe), and no action error lost.
 
 The C core (`durable_rules_engine`) is driven directly rather than through durable's Python
 `Host` (issue 17): the host hands every firing the whole fact as JSON to parse and dumps the
@@ -54,6 +55,25 @@ class _Ruleset:
         self.handle: int = durable_rules_engine.create_ruleset(name, orjson.dumps(rules).decode())
 
 
+SESSION_CASES = 16
+"""Cases one engine session serves in turn before it is deleted and a fresh one started. durable sets
+up every rule's join state whenever a session starts (about 0.2 ms a case for this knowledge, a fifth
+of the engine's time, measured in issue 17). Facts of different cases never meet: every rule reads a
+single fact, and each case's contexts are numbered after the previous case's. Bounded, so a session's
+stored facts stay few and the session table holds at most one session per ruleset."""
+
+
+class _Kept:
+    """A session kept between evaluations: its id, the next context number free in it, cases served."""
+
+    __slots__ = ("base", "cases", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.base = 0
+        self.cases = 0
+
+
 class RulesEngine:
     """Holds the registered rulesets and runs one case's facts through one of them at a time."""
 
@@ -61,6 +81,7 @@ class RulesEngine:
         self._lock = threading.Lock()
         self._sessions = itertools.count(1)
         self._live_sessions = 0
+        self._kept: dict[int, _Kept] = {}
         self._closed = False
         self._rulesets = {
             pid: tuple(
@@ -72,27 +93,38 @@ class RulesEngine:
 
     @property
     def live_sessions(self) -> int:
-        """Sessions not yet deleted; 0 between evaluations (the engine's session table is bounded)."""
+        """Sessions in the engine's (bounded) session table: between evaluations at most one per
+        ruleset, each kept for at most SESSION_CASES cases."""
         return self._live_sessions
+
+    @property
+    def ruleset_count(self) -> int:
+        """Rulesets registered (over every policy): the most sessions kept between evaluations."""
+        return sum(len(rulesets) for rulesets in self._rulesets.values())
+
+    @property
+    def kept_sessions(self) -> int:
+        """Sessions kept for the next evaluations; between evaluations every live session is one."""
+        return len(self._kept)
 
     def _record(self, collected: set[Firing], action_name: str, ctx: int) -> None:
         collected.add((action_name, ctx))
 
     def fire(self, policy_id: str, facts: list[dict[str, Any]]) -> set[Firing]:
-        """Assert every fact in a fresh session of each ruleset; return what fired for which context."""
+        """Assert every fact in a session of each ruleset; return what fired for which context."""
         fired: set[Firing] = set()
         with self._lock:
             if self._closed:
                 raise EngineClosed("this knowledge was replaced; its rulesets are freed")
             for ruleset in self._rulesets[policy_id]:
-                fired |= self._fire_one(ruleset, facts)
+                fired |= self._fire_kept(ruleset, facts)
         return fired
 
     def fire_many(self, policy_id: str, cases: list[list[dict[str, Any]]]) -> list[set[Firing]]:
-        """`fire` for several cases at once, in one session per ruleset: each case's contexts are
-        numbered after the previous case's, so its firings are told apart and handed back per case.
-        Facts never meet across cases (every rule reads a single fact), so each case fires exactly
-        what `fire` would fire for it; the session and its serialisation are paid once (batch)."""
+        """`fire` for several cases at once, in one fresh session per ruleset: each case's contexts
+        are numbered after the previous case's, so its firings are told apart and handed back per
+        case. Facts never meet across cases (every rule reads a single fact), so each case fires
+        exactly what `fire` would fire for it; the session and its serialisation are paid once."""
         owner: list[tuple[int, int]] = []
         for number, facts in enumerate(cases):
             owner.extend((number, local) for local in range(len(facts)))
@@ -105,20 +137,53 @@ class RulesEngine:
                 for facts in cases:
                     base = len(batch)
                     batch.extend({**fact, "ctx": base + fact["ctx"]} for fact in facts)
-                fired |= self._fire_one(ruleset, batch)
+                session = self._open()
+                try:
+                    fired |= self._fire_one(ruleset, batch, session, 0)
+                finally:
+                    self._delete(ruleset, session)
         out: list[set[Firing]] = [set() for _ in cases]
         for action, ctx in fired:
             number, local = owner[ctx]
             out[number].add((action, local))
         return out
 
-    def _fire_one(self, ruleset: _Ruleset, facts: list[dict[str, Any]]) -> set[Firing]:
-        session = str(next(self._sessions))
+    def _open(self) -> str:
+        self._live_sessions += 1
+        return str(next(self._sessions))
+
+    def _delete(self, ruleset: _Ruleset, session: str) -> None:
+        try:
+            durable_rules_engine.delete_state(ruleset.handle, session)
+        finally:
+            self._live_sessions -= 1
+
+    def _fire_kept(self, ruleset: _Ruleset, facts: list[dict[str, Any]]) -> set[Firing]:
+        """One case in the ruleset's kept session (a new one when none is kept); the session is
+        deleted after SESSION_CASES cases, or at once if anything fails in it."""
+        kept = self._kept.get(ruleset.handle)
+        if kept is None:
+            kept = self._kept[ruleset.handle] = _Kept(self._open())
+        try:
+            fired = self._fire_one(ruleset, facts, kept.name, kept.base)
+        except BaseException:
+            del self._kept[ruleset.handle]
+            self._delete(ruleset, kept.name)
+            raise
+        kept.base += len(facts)
+        kept.cases += 1
+        if kept.cases >= SESSION_CASES:
+            del self._kept[ruleset.handle]
+            self._delete(ruleset, kept.name)
+        return fired
+
+    def _fire_one(self, ruleset: _Ruleset, facts: list[dict[str, Any]], session: str, base: int) -> set[Firing]:
+        """Assert the facts in `session`, their contexts numbered from `base` there; the firings, with
+        the facts' own context numbers. Raises EngineError (the session is then unusable)."""
         collected: set[Firing] = set()
         handle = ruleset.handle
-        self._live_sessions += 1
         try:
-            batch = orjson.dumps([_engine_fact(fact, session, ruleset) for fact in facts]).decode()
+            batch = orjson.dumps([_engine_fact(fact, session, ruleset, base) for fact in facts]).decode()
             status = durable_rules_engine.assert_facts(handle, batch)
             if status[0] != _HANDLED:
                 raise EngineError(f"the rules engine did not accept the case's facts (status {status[0]})")
@@ -129,7 +194,7 @@ class RulesEngine:
                 while message:
                     rule_name, ctx = _firing(message)
                     try:
-                        self._record(collected, ruleset.actions[rule_name], ctx)
+                        self._record(collected, ruleset.actions[rule_name], ctx - base)
                     except Exception as exc:
                         raise EngineError(f"a rule action failed inside the engine: {exc}") from exc
                     message = durable_rules_engine.complete_and_start_action(handle, state)
@@ -143,11 +208,6 @@ class RulesEngine:
             raise
         except Exception as exc:  # the C core reports its errors as bare exceptions
             raise EngineError(f"the rules engine failed: {exc}") from exc
-        finally:
-            try:
-                durable_rules_engine.delete_state(handle, session)
-            finally:
-                self._live_sessions -= 1
         return {firing for firing in collected if firing[0] != SEEN_ACTION}
 
     def close(self) -> None:
@@ -157,6 +217,11 @@ class RulesEngine:
             if self._closed:
                 return
             self._closed = True
+            for rulesets in self._rulesets.values():
+                for ruleset in rulesets:
+                    kept = self._kept.pop(ruleset.handle, None)
+                    if kept is not None:
+                        self._delete(ruleset, kept.name)
             for rulesets in self._rulesets.values():
                 for ruleset in rulesets:
                     durable_rules_engine.delete_ruleset(ruleset.handle)
@@ -174,10 +239,11 @@ def _picker(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]
     return operator.itemgetter(*keys)
 
 
-def _engine_fact(fact: dict[str, Any], session: str, ruleset: _Ruleset) -> dict[str, Any]:
-    """The fact as one ruleset sees it: `ctx` first (see `_firing`), the session, and only the keys
-    the ruleset reads (a durable-rules fact holds at most 255 properties)."""
-    narrowed = {"ctx": fact["ctx"], "sid": session, "k": fact["k"]}
+def _engine_fact(fact: dict[str, Any], session: str, ruleset: _Ruleset, base: int) -> dict[str, Any]:
+    """The fact as one ruleset sees it: `ctx` first (see `_firing`; numbered from `base` in its
+    session), the session, and only the keys the ruleset reads (a durable-rules fact holds at most
+    255 properties)."""
+    narrowed = {"ctx": fact["ctx"] + base, "sid": session, "k": fact["k"]}
     if ruleset.keys is None:
         narrowed.update((key, value) for key, value in fact.items() if key not in narrowed)
     else:

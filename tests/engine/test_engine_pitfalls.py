@@ -22,7 +22,7 @@ from durable.engine import Host, MessageNotHandledException
 from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.compile import MAX_BRANCHES, compile_knowledge
-from decision.engine import EngineError, RulesEngine
+from decision.engine import SESSION_CASES, EngineError, RulesEngine
 from decision.evaluator import CaseEvaluator, default_evaluator
 from knowledge.loader import load_knowledge
 
@@ -141,7 +141,7 @@ def test_an_exception_inside_an_action_surfaces_as_an_engine_error(monkeypatch: 
     monkeypatch.setattr(evaluator.engine, "_record", broken)
     with pytest.raises(EngineError, match="action failed"):
         evaluator.evaluate(case)
-    assert evaluator.engine.live_sessions == 0
+    assert evaluator.engine.live_sessions == 0  # the failed session is deleted, not kept
 
 
 def test_a_ruleset_name_cannot_be_registered_twice_on_one_host() -> None:
@@ -162,10 +162,34 @@ def test_ten_thousand_evaluations_in_a_row_leave_no_live_session() -> None:
     # small cases (one or two contexts each): the session table is per evaluation, not per fact
     names = ("scope-no-diagnosis", "crps-upper-limb-budapest-met")
     cases = [load_vignette(SHARED_VIGNETTES / f"{name}.yaml")["case"] for name in names]
+    rulesets = len(evaluator.policies[evaluator.knowledge.manifest.default_policy].rulesets)
     sessions_before = next(evaluator.engine._sessions)
     for i in range(10_000):
         evaluator.evaluate(cases[i % len(cases)])
-    assert next(evaluator.engine._sessions) - sessions_before > 10_000  # each used a fresh session
+        assert evaluator.engine.live_sessions <= rulesets  # one or none per ruleset between evaluations
+    used = next(evaluator.engine._sessions) - sessions_before - 1
+    assert used >= 10_000 * rulesets // SESSION_CASES  # each deleted after SESSION_CASES cases
+
+
+def test_a_failure_deletes_the_session_it_happened_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kept session is never reused after anything failed in it (its state may be half-done)."""
+    evaluator = CaseEvaluator(load_knowledge())
+    case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
+    expected = evaluator.evaluate(case).model_dump_json()
+    assert evaluator.engine.live_sessions == evaluator.engine.kept_sessions > 0
+    kept = {handle: kept.name for handle, kept in evaluator.engine._kept.items()}
+
+    def broken(*recorded: Any) -> None:
+        raise RuntimeError("action failed")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(evaluator.engine, "_record", broken)
+        with pytest.raises(EngineError):
+            evaluator.evaluate(case)
+    assert evaluator.evaluate(case).model_dump_json() == expected
+    first = next(iter(kept))
+    assert evaluator.engine._kept[first].name != kept[first]  # a fresh session after the failure
+    evaluator.close()
     assert evaluator.engine.live_sessions == 0
 
 
@@ -199,7 +223,7 @@ def test_eight_threads_give_the_same_reports_as_one_thread() -> None:
     assert not errors
     for worker, got in results.items():
         assert got == expected[worker:] + expected[:worker]
-    assert evaluator.engine.live_sessions == 0
+    assert evaluator.engine.live_sessions == evaluator.engine.kept_sessions <= evaluator.engine.ruleset_count
 
 
 def test_the_engine_has_no_background_timer_threads() -> None:
