@@ -15,7 +15,7 @@ import calendar
 import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from decision.facts import UNKNOWN, Context, case_path
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
@@ -270,14 +270,7 @@ class Evaluator:
 
     # -- the whole condition -----------------------------------------------------------------
     def truth(self, node: ConditionNode) -> Truth:
-        memo = self._truths
-        if memo is None:
-            return self._truth(node)
-        key = id(node)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = self._truth(node)
-        return found
+        return _memoised(self._truths, node, self._truth)
 
     def _truth(self, node: ConditionNode) -> Truth:
         if isinstance(node, AllOf):
@@ -301,13 +294,7 @@ class Evaluator:
     # -- explanations ------------------------------------------------------------------------
     def unknown_fields(self, node: ConditionNode) -> list[str]:
         """The case fields whose answers would decide an unknown condition."""
-        memo = self._fields
-        if memo is None:
-            return self._unknown_fields(node)
-        key = id(node)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = self._unknown_fields(node)
+        found: list[str] = _memoised(self._fields, node, self._unknown_fields)
         return list(found)
 
     def _unknown_fields(self, node: ConditionNode) -> list[str]:
@@ -354,6 +341,24 @@ class Evaluator:
         if isinstance(node, AnyOf):
             return [node]
         return [node]
+
+
+_Found = TypeVar("_Found")
+
+
+def _memoised(
+    memo: dict[int, _Found] | None, node: ConditionNode, compute: Callable[[ConditionNode], _Found]
+) -> _Found:
+    """`compute(node)`, remembered by the node's identity when the evaluator remembers (`memo` not
+    None): the knowledge's nodes live as long as the evaluator, and the verdict asks the same
+    parts again and again."""
+    if memo is None:
+        return compute(node)
+    key = id(node)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = compute(node)
+    return found
 
 
 def dedupe(paths: list[str]) -> list[str]:

@@ -65,11 +65,28 @@ class SigningClient:
     @contextmanager
     def served_jwks(self) -> Iterator[str]:
         """The JWK Set served over HTTP on loopback, as an EHR publishes it; yields its URL."""
-        body = json.dumps(self.jwks()).encode()
+        server = JwksServer(self)
+        try:
+            yield server.url
+        finally:
+            server.close()
+
+
+class JwksServer:
+    """An EHR's JWKS endpoint on loopback: serves the client's current JWK Set (so a rotated key is
+    served once the client publishes it), counts the requests that reach it, and answers 500
+    while `failing`."""
+
+    def __init__(self, client: SigningClient, failing: bool = False) -> None:
+        self.requests = 0
+        self.failing = failing
+        owner = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                self.send_response(200)
+                owner.requests += 1
+                body = b"{}" if owner.failing else json.dumps(client.jwks()).encode()
+                self.send_response(500 if owner.failing else 200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -78,14 +95,13 @@ class SigningClient:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-        finally:
-            server.shutdown()
-            server.server_close()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/.well-known/jwks.json"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 DEFAULT_CLIENT = SigningClient()

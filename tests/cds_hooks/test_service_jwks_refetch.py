@@ -4,19 +4,15 @@ once per interval per issuer: forged kids cannot turn the service into a flood o
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cds_hooks_requests import PATIENT_VIEW, assessment_time, patient_view_request
-from cds_hooks_tokens import TEST_SERVER, SigningClient, signed
+from cds_hooks_tokens import TEST_SERVER, JwksServer, SigningClient, signed
 from fastapi.testclient import TestClient
 from vignette_format import load_vignette
 
@@ -29,38 +25,8 @@ HOOK = f"/cds-services/{PATIENT_VIEW}"
 FORGED_KIDS = 50
 
 
-class CountingJwks:
-    """The EHR's JWKS endpoint on loopback, counting the requests that reach it; `failing` answers 500."""
-
-    def __init__(self, ehr: SigningClient, failing: bool = False) -> None:
-        self.requests = 0
-        self.failing = failing
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.requests += 1
-                body = b"{}" if owner.failing else json.dumps(ehr.jwks()).encode()
-                self.send_response(500 if owner.failing else 200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @contextmanager
-def service_trusting(ehr: SigningClient, jwks: CountingJwks, tmp_path: Path) -> Iterator[TestClient]:
+def service_trusting(ehr: SigningClient, jwks: JwksServer, tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'store.sqlite'}", service_trust=(f"{ehr.issuer}={jwks.url}",)
     )
@@ -76,7 +42,7 @@ def forged_kid_call(client: TestClient, ehr: SigningClient) -> int:
 
 def test_fifty_forged_kids_make_no_request_beyond_the_first_fetch(tmp_path: Path) -> None:
     ehr = SigningClient(issuer="https://jwks-ehr.example", kid="real-1")
-    jwks = CountingJwks(ehr)
+    jwks = JwksServer(ehr)
     try:
         with service_trusting(ehr, jwks, tmp_path) as client:
             assert client.post(HOOK, json=patient_view_request(CASE), headers=signed(HOOK, ehr)).status_code == 200
@@ -90,7 +56,7 @@ def test_fifty_forged_kids_make_no_request_beyond_the_first_fetch(tmp_path: Path
 
 def test_a_failing_jwks_server_is_asked_once_per_interval_not_once_per_forged_kid(tmp_path: Path) -> None:
     ehr = SigningClient(issuer="https://down-ehr.example", kid="real-1")
-    jwks = CountingJwks(ehr, failing=True)
+    jwks = JwksServer(ehr, failing=True)
     try:
         with service_trusting(ehr, jwks, tmp_path) as client:
             statuses = [forged_kid_call(client, ehr) for _ in range(FORGED_KIDS)]
@@ -103,7 +69,7 @@ def test_a_failing_jwks_server_is_asked_once_per_interval_not_once_per_forged_ki
 def test_a_rotated_key_is_fetched_once_the_interval_has_passed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decision.cds_hooks.trust, "JWKS_REFETCH_SECONDS", 0.5)
     ehr = SigningClient(issuer="https://rotating-ehr.example", kid="key-2026")
-    jwks = CountingJwks(ehr)
+    jwks = JwksServer(ehr)
     try:
         with service_trusting(ehr, jwks, tmp_path) as client:
             assert client.post(HOOK, json=patient_view_request(CASE), headers=signed(HOOK, ehr)).status_code == 200
