@@ -9,6 +9,7 @@ engine runs (it matches facts, it does not count) and reach it as `q<n>.min`/`q<
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,8 +135,15 @@ def _consistent(atoms: Conj) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=65536)
+def _atom_rank(atom: Atom) -> str:
+    """An atom's place in the canonical order of a conjunction (its repr, worked out once per atom:
+    sorting by repr was a fifth of the knowledge's compile time)."""
+    return repr(atom)
+
+
 def _conj(atoms: list[Atom]) -> Conj:
-    return tuple(sorted(set(atoms), key=repr))
+    return tuple(sorted(set(atoms), key=_atom_rank))
 
 
 class _TooComplex(Exception):
