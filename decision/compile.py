@@ -14,6 +14,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
+from decision.alpha_stack import DURABLE_ALPHA_STACK, fact_keys, stack_bound
 from decision.case import using_vocabulary
 from decision.facts import UNKNOWN, Context
 from decision.fields import check_rules
@@ -351,14 +352,12 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
     serial = next(_ruleset_serial)
     chunks: dict[str, dict[str, Any]] = {}
     ruleset_keys: dict[str, tuple[str, ...]] = {}
-    for chunk, chunk_keys in packs or [({}, set())]:
-        for kind in ("case", "cand"):
-            # Every fact must be handled by some rule, or durable-rules rejects the whole batch;
-            # this also proves each context reached the engine.
-            chunk[f"seen_{kind}"] = {"all": [{"m": {"k": kind}}], "run": SEEN_ACTION}
-        name = f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"
-        chunks[name] = chunk
-        ruleset_keys[name] = tuple(sorted(chunk_keys))
+    for packed, packed_keys in packs or [({}, set())]:
+        for chunk, chunk_keys in _within_stack(packed, packed_keys):
+            chunk.update(_SEEN)
+            name = f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"
+            chunks[name] = chunk
+            ruleset_keys[name] = tuple(sorted(chunk_keys))
     fact_keys = tuple(sorted(keys))
     plan = [(key, *key.partition(":")[::2]) for key in fact_keys if not key.startswith("q")]
     return CompiledPolicy(
@@ -394,6 +393,28 @@ def _per_context(node: Count) -> bool:
 
 def _atom_key(atom: Atom) -> str:
     return atom[1]
+
+
+_SEEN = {f"seen_{kind}": {"all": [{"m": {"k": kind}}], "run": SEEN_ACTION} for kind in ("case", "cand")}
+"""Every fact must be handled by some rule, or durable-rules rejects the whole batch; these catch-all
+rules, in every ruleset, also prove each context reached the engine."""
+
+
+def _within_stack(rules: dict[str, Any], keys: set[str]) -> list[tuple[dict[str, Any], set[str]]]:
+    """The rules as one ruleset, or halved until no part could overflow durable's alpha stack
+    (decision.alpha_stack): a fact's assert would otherwise fail on a valid case. Each part gets
+    the fact keys its own rules compare."""
+    if stack_bound({**rules, **_SEEN}) <= DURABLE_ALPHA_STACK:
+        return [(rules, keys)]
+    names = list(rules)
+    if len(names) < 2:
+        raise KnowledgeError([f"engine rule {names}: too many comparisons at one point for the rules engine"])
+    parts: list[tuple[dict[str, Any], set[str]]] = []
+    for group in (names[: len(names) // 2], names[len(names) // 2 :]):
+        part = {name: rules[name] for name in group}
+        part_keys = set().union(*(fact_keys(rule) for rule in part.values())) - {"k"}
+        parts.extend(_within_stack(part, part_keys))
+    return parts
 
 
 def _pack(packs: list[tuple[dict[str, Any], set[str]]], rules: dict[str, Any], rule_keys: set[str]) -> None:

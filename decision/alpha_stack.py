@@ -1,0 +1,108 @@
+"""How deep durable-rules' alpha-node stack can grow while one fact is matched against a ruleset.
+
+durable's C core walks a ruleset's alpha network depth first with a fixed stack of 64 nodes
+(MAX_STACK_SIZE in its events.c). Taking a node off the stack, it pushes every child whose test the
+fact passes (and every `$or` branch's forward node), and when one more push would not fit, the whole
+assert fails with error 303: a valid case could not be evaluated. 16 copies of this knowledge's rules
+did it on real cases (measured in issue 17), and the shipped knowledge came within a few nodes of it.
+So the compiler works out, for each ruleset, the deepest the stack could get for any fact and splits
+a ruleset that could overflow (decision.compile): a guarantee from the rules' shape, not from the
+cases tried.
+
+The network is rebuilt here as durable builds it: a rule's comparisons, in order, are a path of
+nodes from the root, and a node is shared by every rule reaching it with the same comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+DURABLE_ALPHA_STACK = 64
+"""The nodes durable's alpha stack holds (MAX_STACK_SIZE, durable-rules 2.0.28); pinned by
+tests/engine/test_engine_pitfalls.py."""
+
+_Test = tuple[str, str, str]
+"""(operator, fact key, value as JSON text): one alpha node's comparison."""
+
+
+class _Node:
+    __slots__ = ("children", "forwards")
+
+    def __init__(self) -> None:
+        self.children: dict[_Test, _Node] = {}
+        self.forwards = 0  # `$or` rules one of whose branches ends here: each pushes a forward node
+
+
+def _canonical(value: Any) -> str:
+    """A compared value as durable may see it: it compares weakly (a numeric string with a number;
+    true with 1), so values it might hold equal are taken as one, and their nodes as one node. Taking
+    two nodes as one can only raise the bound (the one node has both nodes' children)."""
+    if isinstance(value, (bool, int, float)):
+        return repr(float(value))
+    if isinstance(value, str):
+        try:
+            return repr(float(value))
+        except ValueError:
+            return repr(value)
+    return repr(value)
+
+
+def _test(atom: Mapping[str, Any]) -> _Test:
+    ((name, value),) = atom.items()
+    if name.startswith("$"):
+        ((key, compared),) = value.items()
+        return name, key, _canonical(compared)
+    return "$eq", name, _canonical(value)
+
+
+def _branches(match: Mapping[str, Any]) -> Iterator[list[Mapping[str, Any]]]:
+    for branch in match.get("$or", (match,)):
+        yield list(branch["$and"]) if "$and" in branch else [branch]
+
+
+def _network(ruleset: Mapping[str, Any]) -> _Node:
+    root = _Node()
+    for rule in ruleset.values():
+        match = rule["all"][0]["m"]
+        for branch in _branches(match):
+            node = root
+            for atom in branch:
+                test = _test(atom)
+                node = node.children.get(test) or node.children.setdefault(test, _Node())
+            if "$or" in match:
+                node.forwards += 1
+    return root
+
+
+def _most_pushed(node: _Node) -> int:
+    """The most nodes one visit of `node` can push: one equality child per fact key at most (a fact
+    holds one value per key), every other comparison child, and every forward node."""
+    equal_keys: set[str] = set()
+    others = 0
+    for op, key, _ in node.children:
+        if op == "$eq":
+            equal_keys.add(key)
+        else:
+            others += 1
+    return len(equal_keys) + others + node.forwards
+
+
+def _deepest(node: _Node) -> int:
+    """The largest the stack can get from the moment `node` is taken off it: its pushes, then the
+    last one pushed taken off with the others still waiting below it."""
+    pushed = _most_pushed(node)
+    if not node.children:
+        return pushed
+    return max(pushed, pushed - 1 + max(_deepest(child) for child in node.children.values()))
+
+
+def stack_bound(ruleset: Mapping[str, Any]) -> int:
+    """The most alpha nodes durable's stack can hold while any one fact is matched against the
+    ruleset (engine rules as decision.compile writes them). An over-estimate, never an under-one."""
+    return max(1, _deepest(_network(ruleset)))
+
+
+def fact_keys(rule: Mapping[str, Any]) -> set[str]:
+    """The fact keys an engine rule compares (its kind key included)."""
+    return {_test(atom)[1] for branch in _branches(rule["all"][0]["m"]) for atom in branch}
