@@ -224,8 +224,8 @@ def _with_diagnoses(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]], 
 
 
 def batch_figures(lines: list[str], with_dask: bool = True) -> dict[str, Any]:
-    """Whole-batch throughput (wall clock, cases/s) on the bench mix: one case per engine session
-    on one core (as before issue 17), `spine-cds batch` on one core (CHUNK cases per session), with
+    """Whole-batch throughput (wall clock, cases/s) on the bench mix: one case per `evaluate` call
+    on one core (as before batching; its engine sessions serve 16 cases in turn), `spine-cds batch` on one core (CHUNK cases per session), with
     two worker processes, and with `--dask` on a 2-worker LocalCluster (its start and each
     worker's knowledge compile included: measured on the same lines, written to two files)."""
     encoded = [line.encode() for line in lines]
@@ -386,7 +386,7 @@ def format_table(results: dict[str, Any]) -> str:
     if batch:
         lines += ["", f"batch throughput on the same {batch['cases']} cases (wall clock):"]
         for name, label in (
-            ("one_per_session_1_core", "one case per engine session, 1 core"),
+            ("one_per_session_1_core", "one case per evaluate call, 1 core"),
             ("batch_1_core", "spine-cds batch, 1 core"),
             ("batch_2_workers", "spine-cds batch --workers 2"),
             ("dask_2_workers", "--dask, 2-worker LocalCluster (start included)"),
