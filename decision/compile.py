@@ -89,6 +89,9 @@ class CompiledPolicy:
     """(count, its three fact keys) for the counts worked out once per case."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """The same for the counts that compare with the candidate (worked out per context)."""
+    case_nodes: frozenset[int] = frozenset()
+    """ids of the rules' condition nodes that read nothing of the candidate: their truth is the same
+    in every context of a case (decision.truth.SharedMemo)."""
 
     @property
     def engine_rule_count(self) -> int:
@@ -374,6 +377,9 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
         case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
         context_counts=tuple(keyed for keyed in _count_keys(counts) if _per_context(keyed[0])),
+        case_nodes=frozenset(
+            id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
+        ),
     )
 
 
@@ -389,6 +395,30 @@ context is the whole case's (decision.contexts builds them so)."""
 def _per_context(node: Count) -> bool:
     """Whether a count's filter compares with the candidate (`same_as`), so differs per context."""
     return node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where))
+
+
+def _same_in_every_context(node: ConditionNode) -> list[ConditionNode]:
+    """The nodes of a condition (itself included) that read no candidate or diagnosis field and
+    count nothing compared with the candidate. Every context of a case holds the case's own fields,
+    lists and date unchanged (decision.contexts), so such a node comes out the same in all of them."""
+    found: list[ConditionNode] = []
+
+    def visit(part: ConditionNode) -> bool:
+        if isinstance(part, (AllOf, AnyOf)):
+            results = [visit(child) for child in part.items]
+            same = all(results)
+        elif isinstance(part, NotOf):
+            same = visit(part.item)
+        elif isinstance(part, Count):
+            same = not _per_context(part)
+        else:
+            same = not part.field.startswith(CANDIDATE_PATHS)
+        if same:
+            found.append(part)
+        return same
+
+    visit(node)
+    return found
 
 
 def _atom_key(atom: Atom) -> str:

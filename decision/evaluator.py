@@ -20,7 +20,7 @@ from decision.contexts import build_contexts
 from decision.engine import RulesEngine
 from decision.facts import Context
 from decision.report import Report
-from decision.truth import Evaluator
+from decision.truth import Evaluator, SharedMemo
 from decision.verdict import VerdictBuilder
 from knowledge.loader import Knowledge, did_you_mean, load_knowledge
 from knowledge.problems import ProblemError, shown
@@ -101,8 +101,10 @@ class CaseEvaluator:
         params = compiled.param_values()
         contexts = build_contexts(valid, self.knowledge, params)
         case_memo: dict[int, Any] = {}
+        shared = SharedMemo(compiled.case_nodes)
         evaluators = [
-            Evaluator(context, params, case_memo, compiled.count_kinds, compiled.count_tests) for context in contexts
+            Evaluator(context, params, case_memo, compiled.count_kinds, compiled.count_tests, shared)
+            for context in contexts
         ]
         facts = engine_facts(contexts, compiled, evaluators)
         return PreparedCase(valid, policy_id, compiled, contexts, evaluators, facts)

@@ -15,6 +15,7 @@ import calendar
 import datetime as dt
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from decision.facts import UNKNOWN, Context, case_path
@@ -172,6 +173,16 @@ def compile_item(node: ConditionNode, params: Mapping[str, Any]) -> ItemTest:
     return compare
 
 
+@dataclass
+class SharedMemo:
+    """The truths and unknown fields the evaluators of one case's contexts share: those of the nodes
+    in `nodes` (ids of conditions that read nothing of the candidate, found at compile time)."""
+
+    nodes: frozenset[int]
+    truths: dict[int, Truth] = field(default_factory=dict)
+    fields: dict[int, list[str]] = field(default_factory=dict)
+
+
 class Evaluator:
     """Evaluates conditions in one context under one policy's parameters."""
 
@@ -182,13 +193,17 @@ class Evaluator:
         case_memo: dict[int, Any] | None = None,
         count_kinds: Mapping[int, bool] | None = None,
         count_tests: Mapping[int, ItemTest] | None = None,
+        shared: SharedMemo | None = None,
     ) -> None:
         """`case_memo` is shared by the evaluators of one case: a count whose filter never compares
         with the candidate is the same in every context, so it is worked out once per case.
         `count_kinds` (id of a compiled count -> whether it compares with the candidate) is worked
         out once at compile time. Given it, the evaluator also remembers each condition's truth:
         its context must then no longer change (the verdict asks the same parts again and again).
-        `count_tests` (id of a filter -> `compile_item` of it) are the policy's compiled filters."""
+        `count_tests` (id of a filter -> `compile_item` of it) are the policy's compiled filters.
+        `shared` is shared by the evaluators of one case too: a condition that reads nothing of the
+        candidate comes out the same in every context, so its truth and unknown fields are worked out
+        once per case (the verdict asks them of every candidate)."""
         self.context = context
         self.params = params
         self._case_memo: dict[int, Any] = {} if case_memo is None else case_memo
@@ -197,6 +212,7 @@ class Evaluator:
         self._truths: dict[int, Truth] | None = None if count_kinds is None else {}
         self._fields: dict[int, list[str]] | None = None if count_kinds is None else {}
         self._tests: Mapping[int, ItemTest] = count_tests or {}
+        self._shared = shared if self._truths is not None else None
 
     # -- items of a case list -------------------------------------------------------------
     def item(self, node: ConditionNode, item: Mapping[str, Any]) -> Truth:
@@ -270,6 +286,9 @@ class Evaluator:
 
     # -- the whole condition -----------------------------------------------------------------
     def truth(self, node: ConditionNode) -> Truth:
+        shared = self._shared
+        if shared is not None and id(node) in shared.nodes:
+            return _memoised(shared.truths, node, self._truth)
         return _memoised(self._truths, node, self._truth)
 
     def _truth(self, node: ConditionNode) -> Truth:
@@ -294,7 +313,9 @@ class Evaluator:
     # -- explanations ------------------------------------------------------------------------
     def unknown_fields(self, node: ConditionNode) -> list[str]:
         """The case fields whose answers would decide an unknown condition."""
-        found: list[str] = _memoised(self._fields, node, self._unknown_fields)
+        shared = self._shared
+        memo = shared.fields if shared is not None and id(node) in shared.nodes else self._fields
+        found: list[str] = _memoised(memo, node, self._unknown_fields)
         return list(found)
 
     def _unknown_fields(self, node: ConditionNode) -> list[str]:
