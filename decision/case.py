@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
@@ -456,9 +457,10 @@ class Case(BaseModel):
         durable-rules' C core crashes the process on such a number (1e-07 in a fact: a
         segmentation fault, pinned in tests/engine/test_engine_pitfalls.py), and no measurement
         or count of a case is that small or that large."""
+        if not _any_unreadable(self):
+            return self  # the usual case: the numbers' paths are worked out only to name one
         for path, value in _numbers(self):
-            too_small = isinstance(value, float) and value != 0 and abs(value) < _SMALLEST
-            if too_small or abs(value) >= _LARGEST:
+            if _unreadable(value):
                 raise PydanticCustomError(
                     "number_range",
                     "{field} ({value}) is not a measurement: enter 0 or a value from 0.0001 to 10^15",
@@ -508,6 +510,28 @@ class Case(BaseModel):
 
 
 _SMALLEST, _LARGEST = 1e-4, 1e15
+
+
+def _unreadable(value: int | float) -> bool:
+    return (isinstance(value, float) and value != 0 and abs(value) < _SMALLEST) or abs(value) >= _LARGEST
+
+
+def _any_unreadable(value: Any) -> bool:
+    """Whether `_numbers` would list a number the engine cannot read: the same walk, without the
+    paths (building a path for every number of every case was most of the check's cost)."""
+    if isinstance(value, (str, bool)) or value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return _unreadable(value)
+    if isinstance(value, BaseModel):
+        items: Iterable[Any] = value.__dict__.values()  # the model's fields (no extras are allowed)
+    elif isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return False
+    return any(map(_any_unreadable, items))
 
 
 def _numbers(value: Any, path: str = "") -> list[tuple[str, Any]]:
