@@ -20,7 +20,7 @@ from typing import Any
 
 DURABLE_ALPHA_STACK = 64
 """The nodes durable's alpha stack holds (MAX_STACK_SIZE, durable-rules 2.0.28); pinned by
-tests/engine/test_engine_pitfalls.py."""
+tests/engine/test_alpha_stack.py."""
 
 _Test = tuple[str, str, str]
 """(operator, fact key, value as JSON text): one alpha node's comparison."""
@@ -34,26 +34,35 @@ class _Node:
         self.forwards = 0  # `$or` rules one of whose branches ends here: each pushes a forward node
 
 
-def _canonical(value: Any) -> str:
-    """A compared value as durable may see it: it compares weakly (a numeric string with a number;
-    true with 1), so values it might hold equal are taken as one, and their nodes as one node. Taking
-    two nodes as one can only raise the bound (the one node has both nodes' children)."""
-    if isinstance(value, (bool, int, float)):
-        return repr(float(value))
-    if isinstance(value, str):
-        try:
-            return repr(float(value))
-        except ValueError:
-            return repr(value)
-    return repr(value)
-
-
 def _test(atom: Mapping[str, Any]) -> _Test:
+    """The comparison's node: durable shares a node only for the same operator, key, and value of
+    the same JSON type (1, 1.0, true and "1" are four nodes)."""
     ((name, value),) = atom.items()
     if name.startswith("$"):
         ((key, compared),) = value.items()
-        return name, key, _canonical(compared)
-    return "$eq", name, _canonical(value)
+        return name, key, _value_id(compared)
+    return "$eq", name, _value_id(value)
+
+
+def _value_id(value: Any) -> str:
+    return f"{type(value).__name__}:{value!r}"
+
+
+def _loose(value_text: str) -> bool:
+    """Whether durable may find an equality node's value equal to a fact value of another type: it
+    compares numbers, true/false and strings that read as either loosely (measured: the fact 1 meets
+    the nodes 1, 1.0, true and "1"); any other string only meets itself."""
+    kind, _, shown = value_text.partition(":")
+    if kind != "str":
+        return True
+    text = shown[1:-1].strip().lower()
+    if text in ("true", "false"):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _branches(match: Mapping[str, Any]) -> Iterator[list[Mapping[str, Any]]]:
@@ -76,16 +85,28 @@ def _network(ruleset: Mapping[str, Any]) -> _Node:
 
 
 def _most_pushed(node: _Node) -> int:
-    """The most nodes one visit of `node` can push: one equality child per fact key at most (a fact
-    holds one value per key), every other comparison child, and every forward node."""
-    equal_keys: set[str] = set()
+    """The most nodes one visit of `node` can push: every comparison child other than equality,
+    every forward node, and per fact key the most equality children one value can meet: one of the
+    strings that only meet themselves, or else one of values of a single type, or all of values
+    that durable may compare across types."""
+    exact: dict[str, int] = {}
+    loose: dict[str, set[str]] = {}
+    loose_count: dict[str, int] = {}
     others = 0
-    for op, key, _ in node.children:
-        if op == "$eq":
-            equal_keys.add(key)
-        else:
+    for op, key, value_text in node.children:
+        if op != "$eq":
             others += 1
-    return len(equal_keys) + others + node.forwards
+        elif _loose(value_text):
+            loose.setdefault(key, set()).add(value_text.partition(":")[0])
+            loose_count[key] = loose_count.get(key, 0) + 1
+        else:
+            exact[key] = 1
+    equal = 0
+    for key in exact.keys() | loose.keys():
+        kinds = loose.get(key, set())
+        meets_loose = 0 if not kinds else 1 if len(kinds) == 1 and "str" not in kinds else loose_count[key]
+        equal += max(exact.get(key, 0), meets_loose)
+    return equal + others + node.forwards
 
 
 def _deepest(node: _Node) -> int:
@@ -99,7 +120,8 @@ def _deepest(node: _Node) -> int:
 
 def stack_bound(ruleset: Mapping[str, Any]) -> int:
     """The most alpha nodes durable's stack can hold while any one fact is matched against the
-    ruleset (engine rules as decision.compile writes them). An over-estimate, never an under-one."""
+    ruleset (engine rules as decision.compile writes them): an over-estimate, as long as durable
+    compares values as measured in tests/engine/test_alpha_stack.py."""
     return max(1, _deepest(_network(ruleset)))
 
 

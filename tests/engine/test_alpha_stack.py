@@ -55,6 +55,47 @@ def test_the_stack_holds_sixty_four_nodes_and_the_bound_says_so(shape: Any) -> N
     assert stack_bound(overflows) == DURABLE_ALPHA_STACK + 1
 
 
+def test_numbers_of_two_types_are_two_nodes_each_on_the_stack() -> None:
+    """durable shares a node only for a value of the same JSON type: `a > 3` and `a > 3.0` are two
+    nodes, both met by one fact, so the bound counts both."""
+    rules = {
+        f"r{i}": {"all": [{"m": {"$and": [{"k": "cand"}, {"$gt": {"a": i // 2 if i % 2 else float(i // 2)}}]}}]}
+        for i in range(DURABLE_ALPHA_STACK + 1)
+    }
+    with pytest.raises(Exception, match="303"):
+        _assert_one(rules, {"k": "cand", "a": 1000})
+    assert stack_bound(rules) >= DURABLE_ALPHA_STACK + 1
+
+
+def _equal_to(values: list[Any]) -> dict[str, Any]:
+    return {f"r{i}": {"all": [{"m": {"$and": [{"k": "cand"}, {"a": v}]}}]} for i, v in enumerate(values)}
+
+
+def _met_by(ruleset: dict[str, Any], value: Any) -> int:
+    """How many of the ruleset's rules one fact with `a` = value fires (so how many nodes it pushed)."""
+    handle = durable_rules_engine.create_ruleset(f"stack_{next(_names)}", json.dumps(ruleset))
+    state = durable_rules_engine.assert_facts(handle, json.dumps([{"k": "cand", "a": value, "sid": "1"}]))[1]
+    fired = 0
+    message = durable_rules_engine.start_action_for_state(handle, state)
+    while message:
+        fired += 1
+        message = durable_rules_engine.complete_and_start_action(handle, state)
+    durable_rules_engine.delete_state(handle, "1")
+    return fired
+
+
+def test_equal_values_durable_compares_across_types_are_all_counted() -> None:
+    """One fact meets several equality nodes when their values are of different types (1, 1.0,
+    true, "1"); strings that read as neither a number nor true/false only meet themselves."""
+    mixed = [1, 1.0, True, "1", "low"]
+    most = max(_met_by(_equal_to(mixed), value) for value in (1, 1.0, True, "1", "low"))
+    assert most >= 3  # measured with 2.0.28: the fact 1 meets 1, 1.0, true and "1"
+    assert stack_bound(_equal_to(mixed)) >= most
+    one_type = [True, False, "?"]  # how compile writes a yes/no field and its unknown
+    assert max(_met_by(_equal_to(one_type), value) for value in (True, False, "?")) == 1
+    assert stack_bound(_equal_to(one_type)) == 1
+
+
 def test_every_shipped_ruleset_is_within_the_stack() -> None:
     for policy in default_evaluator().policies.values():
         for ruleset in policy.rulesets.values():
