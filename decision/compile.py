@@ -140,7 +140,7 @@ def _consistent(atoms: Conj) -> bool:
 
 
 @functools.lru_cache(maxsize=65536)
-def _typed_rank(atom: Atom, kind: type) -> str:
+def _typed_rank(atom: Atom, kind: str) -> str:
     return repr(atom)
 
 
@@ -148,7 +148,7 @@ def _atom_rank(atom: Atom) -> str:
     """An atom's place in the canonical order of a conjunction: its repr, worked out once per atom
     (sorting by repr was a fifth of the knowledge's compile time), remembered apart for values equal
     across types (1, 1.0, True) so that the order never depends on which was compiled first."""
-    return _typed_rank(atom, type(atom[2]))
+    return _typed_rank(atom, type(atom[2]).__name__)
 
 
 def _conj(atoms: list[Atom]) -> Conj:
