@@ -22,7 +22,7 @@ from durable.engine import Host, MessageNotHandledException
 from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.compile import MAX_BRANCHES, compile_knowledge
-from decision.engine import SESSION_CASES, EngineError, RulesEngine
+from decision.engine import FACT_IDS, SESSION_CASES, EngineError, RulesEngine
 from decision.evaluator import CaseEvaluator, default_evaluator
 from knowledge.loader import load_knowledge
 
@@ -296,3 +296,64 @@ def test_a_fact_over_255_properties_crashes_the_engine_so_rulesets_get_narrow_fa
     for policy in default_evaluator().policies.values():
         for keys in policy.ruleset_keys.values():
             assert len(keys) <= MAX_FACT_KEYS < 255 - 3  # room for k, ctx and sid
+
+
+def _fnv1_32(text: str) -> int:
+    """durable's fnv1Hash32 (state.c), the hash it keeps a session's facts by."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
+
+
+def test_fact_ids_below_the_limit_have_distinct_hashes_and_the_limit_repeats_one() -> None:
+    seen: dict[int, int] = {}
+    for number in range(FACT_IDS):
+        assert seen.setdefault(_fnv1_32(str(number)), number) == number
+    assert _fnv1_32(str(FACT_IDS)) in seen
+
+
+def test_durable_skips_a_fact_whose_id_hash_it_holds_which_is_why_ids_are_context_numbers() -> None:
+    first = next(n for n in range(FACT_IDS) if _fnv1_32(str(n)) == _fnv1_32(str(FACT_IDS)))
+    rules = {name: {"all": rule["all"]} for name, rule in TWO_RULES.items()}  # the C core takes no "run"
+    handle = durable_rules_engine.create_ruleset(f"pin_{next(_names)}", json.dumps(rules))
+    facts = [{"id": first, "sid": "1", "kind": "case"}, {"id": FACT_IDS, "sid": "1", "kind": "case", "x": 1}]
+    status = durable_rules_engine.assert_facts(handle, json.dumps(facts))
+    assert status[0] == 2  # ERR_EVENT_OBSERVED: the second, different fact was taken as seen
+    message = durable_rules_engine.start_action_for_state(handle, status[1])
+    fired = 0
+    while message:
+        fired += 1
+        message = durable_rules_engine.complete_and_start_action(handle, status[1])
+    assert fired == 2  # both rules, for the first fact only
+    durable_rules_engine.delete_state(handle, "1")
+
+
+def test_a_fact_taken_for_one_already_held_is_run_again_in_a_fresh_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a fact's id hash meets the session's own record, the case runs again in another session
+    (once): the same report; twice in a row is an engine error, never a report without the fact."""
+    evaluator = CaseEvaluator(load_knowledge())
+    case = load_vignette(SHARED_VIGNETTES / "esi-lumbar-radicular-indicated.yaml")["case"]
+    expected = evaluator.evaluate(case).model_dump_json()
+    real = durable_rules_engine.assert_facts
+    refusals = {"left": 1}
+
+    def once_taken(handle: int, batch: str) -> Any:
+        if refusals["left"]:
+            refusals["left"] -= 1
+            return (2, 0)
+        return real(handle, batch)
+
+    monkeypatch.setattr(durable_rules_engine, "assert_facts", once_taken)
+    for _ in range(2):  # the kept session and, the second time, batch
+        refusals["left"] = 1
+        assert evaluator.evaluate(case).model_dump_json() == expected
+        refusals["left"] = 1
+        (alone,) = evaluator.evaluate_many([case])
+        assert not isinstance(alone, Exception) and alone.model_dump_json() == expected
+    refusals["left"] = 2
+    with pytest.raises(EngineError, match="held already"):
+        evaluator.evaluate(case)
+    assert evaluator.engine.live_sessions == evaluator.engine.kept_sessions
+    evaluator.close()
+    assert evaluator.engine.live_sessions == 0
