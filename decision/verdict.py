@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decision.compile import CANDIDATE_PATHS, CompiledPolicy, CompiledRule
-from decision.facts import Context
+from decision.facts import UNKNOWN, Context
 from decision.report import (
     Finding,
     HoldPlanStep,
@@ -26,9 +26,9 @@ from decision.report import (
     SteroidCount,
     status_rank,
 )
-from decision.truth import Evaluator, dedupe
+from decision.truth import RISK_FIELDS, Evaluator, dedupe
 from decision.wording import not_met_text, undecided_text
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, walk
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule
 
@@ -196,30 +196,22 @@ def entries_concerned(
     return tuple(dict.fromkeys(found))
 
 
-def candidate_parts(node: ConditionNode) -> tuple[Compare | IsUnknown, ...] | None:
-    """The parts of a rule's condition that read a candidate or diagnosis field, or None when a count's
-    filter compares with the candidate (`same_as`).
+def candidate_fields(node: ConditionNode) -> tuple[str, ...] | None:
+    """The candidate and diagnosis fields a rule's condition reads, or None when a count's filter
+    compares with the candidate (`same_as`).
 
     Every candidate's context holds the case's own fields and lists unchanged (decision.contexts),
     so the rest of the condition comes out the same in each of them: whether the rule is undecided,
-    for which fields, and which list entries concern them, follow from how these parts come out
-    (their truth and unknown fields) in the candidate's context. None: no such shortcut."""
-    found: list[Compare | IsUnknown] = []
+    for which fields, and which list entries concern them, follow from these fields' values (and the
+    bleeding-risk questions, when it reads the risk class) in the candidate's context."""
+    found: set[str] = set()
     for part in walk(node):
         if isinstance(part, Count):
             if part.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(part.where)):
                 return None
-        elif isinstance(part, (AllOf, AnyOf, NotOf)):
-            continue
-        elif part.field.startswith(CANDIDATE_PATHS):
-            found.append(part)
-    return tuple(found)
-
-
-def _came_out(evaluator: Evaluator, part: Compare | IsUnknown) -> str | tuple[str, ...]:
-    """A condition part's truth, or the fields it waits for when undecided."""
-    truth = evaluator.truth(part)
-    return tuple(evaluator.unknown_fields(part)) if truth == "U" else truth
+        elif isinstance(part, (Compare, IsUnknown)) and part.field.startswith(CANDIDATE_PATHS):
+            found.add(part.field)
+    return tuple(sorted(found))
 
 
 def filtered_counts(rule: Rule) -> tuple[Count, ...]:
@@ -243,7 +235,7 @@ class VerdictBuilder:
         self._counts = {c.entry.rule.id: filtered_counts(c.entry.rule) for c in policy.rules}
         self._indications: dict[str, list[CompiledRule]] = {}
         self._undecided: dict[tuple[str, tuple[str, ...]], str] = {}
-        self._candidate_parts = {c.entry.rule.id: candidate_parts(c.entry.rule.when) for c in policy.rules}
+        self._candidate_fields = {c.entry.rule.id: candidate_fields(c.entry.rule.when) for c in policy.rules}
 
     def _reason(
         self,
@@ -283,12 +275,15 @@ class VerdictBuilder:
         """What an undecided rule asks in a candidate's context (field, rule, list entries concerned)
         and its reason. `undecided` holds those already worked out for the case: a rule undecided in
         several candidates' contexts (a hold rule, when the medication list leaves it open) is worked
-        out once for each way its candidate parts come out (`candidate_parts`), not once per candidate."""
+        out once for each set of values of the candidate fields it reads (`candidate_fields`), not
+        once per candidate."""
         rule = compiled.entry.rule
-        parts = self._candidate_parts[rule.id]
+        fields_read = self._candidate_fields[rule.id]
         key: Any = None
-        if parts is not None:
-            key = (rule.id, tuple(_came_out(evaluator, part) for part in parts))
+        if fields_read is not None:
+            values = evaluator.context.values
+            risk = evaluator.context.risk_questions if RISK_FIELDS.intersection(fields_read) else ()
+            key = (rule.id, tuple(values.get(name, UNKNOWN) for name in fields_read), risk)
             found = undecided.get(key)
             if found is not None:
                 return found
