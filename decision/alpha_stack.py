@@ -4,13 +4,15 @@ durable's C core walks a ruleset's alpha network depth first with a fixed stack 
 (MAX_STACK_SIZE in its events.c). Taking a node off the stack, it pushes every child whose test the
 fact passes (and every `$or` branch's forward node), and when one more push would not fit, the whole
 assert fails with error 303: a valid case could not be evaluated. 16 copies of this knowledge's rules
-did it on real cases (measured in issue 17), and the shipped knowledge came within a few nodes of it.
+did it on 6 of 100 generated cases (measured in issue 17); the shipped rulesets reach 55-59 of 64.
 So the compiler works out, for each ruleset, the deepest the stack could get for any fact and splits
 a ruleset that could overflow (decision.compile): a guarantee from the rules' shape, not from the
 cases tried.
 
 The network is rebuilt here as durable builds it: a rule's comparisons, in order, are a path of
-nodes from the root, and a node is shared by every rule reaching it with the same comparison.
+nodes from the root, and a node is shared by every rule reaching it with the same comparison. The
+bound counts what durable could push, never less, as long as it compares values as measured in
+tests/engine/test_alpha_stack.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ DURABLE_ALPHA_STACK = 64
 tests/engine/test_alpha_stack.py."""
 
 _Test = tuple[str, str, str]
-"""(operator, fact key, value as JSON text): one alpha node's comparison."""
+"""(operator, fact key, value's type and repr): one alpha node's comparison."""
 
 
 class _Node:
