@@ -138,6 +138,25 @@ def choose(page: Any, label: str, option: str, attempts: int = 4) -> None:
         return
 
 
+def click_until(page: Any, button: str, shown: str, attempts: int = 3) -> None:
+    """Click a button on a settled page until the text it brings is shown: a click that lands while a
+    rerun replaces the button is lost (a save never happened once in CI, on a busy machine). The
+    text is looked for before each new click, so a slow answer is not clicked twice."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        settled(page, stale=True)
+        if attempt and page.get_by_text(shown).count():
+            return
+        page.get_by_role("button", name=button).click()
+        try:
+            page.get_by_text(shown).first.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def open_page(page: Any, url: str, heading: str = "Clinician: assess a case") -> None:
     """Go to `url` and wait for the page's heading (the app has drawn it)."""
     page.goto(url)

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from browser_app import choose, chromium, local_url, require_browser, seeded_store, streamlit_app
+from browser_app import choose, chromium, click_until, local_url, require_browser, seeded_store, streamlit_app
 from local_server import free_port
 
 from decision.store import CaseStore
@@ -160,8 +160,7 @@ def test_a_clinician_signed_in_at_the_provider_is_not_offered_the_mdt_and_saves_
     assert "Assess a case" in navigation and "Indications matrix" in navigation  # teaching pages: every role
     assert "Review cases" not in navigation
     choose(page, "Demo case", "caution-controlled-diabetes")
-    page.get_by_role("button", name="Save to the MDT list").click()
-    page.get_by_text("Saved. Shareable link").wait_for()
+    click_until(page, "Save to the MDT list", "Saved. Shareable link")
     saved = page.get_by_text("Saved. Shareable link").inner_text().split("?case=")[1].strip().strip("`")
     trail = CaseStore(app.database_url).audit_trail(saved)
     assert [entry.who for entry in trail] == [_audit_name(app, "clin-0001")]
