@@ -346,6 +346,26 @@ def run_benchmark(
     return results
 
 
+def memory_run(total: int, every: int) -> list[dict[str, float]]:
+    """A batch worker's memory over many cases: the bench mix (2,000 generated cases) repeated up to
+    `total`, evaluated as `spine-cds batch` evaluates on one core, this process's RSS read every
+    `every` cases. Flat means no growth with the number of cases."""
+    lines = [json.dumps(case).encode() for case in generate_cases(default_evaluator().knowledge, 2000)]
+    marks: list[dict[str, float]] = []
+    started = time.perf_counter()
+    for done, _ in enumerate(run_serial((lines[i % len(lines)] for i in range(total)), None), start=1):
+        if done % every == 0 or done == total:
+            pages = int(Path("/proc/self/statm").read_text().split()[1])
+            marks.append(
+                {
+                    "cases": done,
+                    "rss_mb": pages * resource.getpagesize() / 1e6,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+    return marks
+
+
 PATHS = ("full", "full_host", "floor", "floor_host", "c_core", "reference")
 
 

@@ -315,8 +315,16 @@ def cmd_audit_checkpoint(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO) -> int:
-    from decision.cli.bench import format_table, run_benchmark
+    from decision.cli.bench import format_table, memory_run, run_benchmark
 
+    if args.memory_cases is not None:
+        if args.memory_cases < 1:
+            raise InputError(["--memory-cases must be at least 1"])
+        every = max(1, args.memory_cases // 10)
+        for mark in memory_run(args.memory_cases, every):
+            out.write(f"{mark['cases']:>10,.0f} cases  {mark['rss_mb']:6.1f} MB RSS  {mark['seconds']:7.0f} s\n")
+            out.flush()
+        return EXIT_OK
     if args.cases < 100 or args.scale_cases < 10:
         raise InputError(["--cases must be at least 100 and --scale-cases at least 10"])
     results = run_benchmark(args.cases, args.scale_cases)
@@ -450,6 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale-cases", type=int, default=300, help="cases for the rule-count scaling runs")
     bench.add_argument("--json", action="store_true", help="print JSON instead of the table")
     bench.add_argument("--out", help="also write the JSON results to this file")
+    bench.add_argument(
+        "--memory-cases",
+        type=int,
+        help="instead: a batch worker's memory (RSS) over this many cases, read ten times along the way",
+    )
     bench.set_defaults(func=cmd_bench)
 
     ui = sub.add_parser("ui", help="start the Streamlit app")

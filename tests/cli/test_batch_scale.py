@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from decision.cli.batch import run_serial
-from decision.cli.bench import format_table, run_benchmark
+from decision.cli.bench import format_table, memory_run, run_benchmark
 from decision.cli.casegen import generate_cases
 from decision.cli.command import main
 from knowledge.loader import load_knowledge
@@ -77,3 +77,10 @@ def test_the_benchmark_reports_every_path_and_ratio() -> None:
     assert results["load_and_compile_s"]["median"] > 0 and results["peak_rss_mb"] > 0
     table = format_table(results)
     assert "full / floor" in table and "full / reference" in table
+
+
+def test_the_memory_run_reads_rss_along_the_way_and_at_the_end() -> None:
+    marks = memory_run(total=130, every=64)
+    assert [mark["cases"] for mark in marks] == [64, 128, 130]
+    assert all(mark["rss_mb"] > 0 for mark in marks)
+    assert [mark["seconds"] for mark in marks] == sorted(mark["seconds"] for mark in marks)
