@@ -225,9 +225,10 @@ def _with_diagnoses(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]], 
 
 def batch_figures(lines: list[str], with_dask: bool = True) -> dict[str, Any]:
     """Whole-batch throughput (wall clock, cases/s) on the bench mix: one case per `evaluate` call
-    on one core (as before batching; its engine sessions serve 16 cases in turn), `spine-cds batch` on one core (CHUNK cases per session), with
-    two worker processes, and with `--dask` on a 2-worker LocalCluster (its start and each
-    worker's knowledge compile included: measured on the same lines, written to two files)."""
+    on one core (as before batching; its engine sessions serve SESSION_CASES cases in turn),
+    `spine-cds batch` on one core (CHUNK cases per session), with two worker processes, and with
+    `--dask` on a 2-worker LocalCluster (its start and each worker's knowledge compile included:
+    measured on the same lines, written to two files)."""
     encoded = [line.encode() for line in lines]
     evaluator = default_evaluator()  # built before the workers fork, so they start warm
     out: dict[str, Any] = {"cases": len(lines)}
