@@ -110,6 +110,11 @@ def _plan_only(rule: Rule) -> bool:
     )
 
 
+def _rules_out(rule: Rule) -> bool:
+    """A restriction (`_effect_kind`) that makes its candidate not indicated."""
+    return rule.then.status == "not_indicated" and _effect_kind(rule) == "restriction"
+
+
 def _effect_kind(rule: Rule) -> ReasonKind:
     then = rule.then
     if then.red_flag:
@@ -317,6 +322,8 @@ class VerdictBuilder:
         else:
             status = "not_indicated"
         relevant = status != "not_indicated"
+        if not relevant:
+            return self._not_weighed(context, fired, evaluator)
         guidance_rules: list[Rule] = []
         for compiled, truth in sorted(fired, key=lambda f: (f[0].entry.order, f[1])):
             rule = compiled.entry.rule
@@ -344,14 +351,25 @@ class VerdictBuilder:
                         status = worst(status, "needs_information")
                     missing.extend(asked)
                 reasons.append(reason)
-        if not relevant:
-            reasons = [r for r in reasons if r["kind"] in ("restriction",) and r["status"] == "not_indicated"]
-            reasons += self._why_not(context, evaluator)
         reasons.sort(key=lambda r: (_KIND_ORDER[r["kind"]], r["rule_id"]))
         open_status = status not in ("not_indicated", "contraindicated")
         guidance = self._guidance(guidance_rules) if open_status else []
         plans = sorted(plans, key=lambda p: (p.medication, p.rule_id)) if open_status else []
         return _Outcome(context, status, reasons, guidance, relevant, missing, plans)
+
+    def _not_weighed(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
+        """A candidate no indication speaks for: not indicated, and the report says why (the
+        indications not met, and any rule that rules it out as not indicated), nothing more. Its
+        other rules (an unknown medication list leaves every hold rule undecided in every context)
+        would be worked out only to be dropped, so they are not looked at."""
+        reasons = [
+            self._reason(c.entry.rule, "restriction", "not_indicated", list(c.entry.rule.then.require))
+            for c, truth in fired
+            if truth == "T" and _rules_out(c.entry.rule)
+        ]
+        reasons += self._why_not(context, evaluator)
+        reasons.sort(key=lambda r: (_KIND_ORDER[r["kind"]], r["rule_id"]))
+        return _Outcome(context, "not_indicated", reasons, [], False)
 
     def _plan(self, rule: Rule) -> HoldPlanStep:
         plan = rule.then.plan
