@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import string
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from decision.case import vocabulary
 from decision.compile import CANDIDATE_PATHS, CompiledPolicy, CompiledRule
 from decision.facts import UNKNOWN, Context
+from decision.per_object import PerObject
 from decision.report import (
     Finding,
     HoldPlanStep,
@@ -30,7 +33,7 @@ from decision.truth import RISK_FIELDS, Evaluator, dedupe
 from decision.wording import not_met_text, undecided_text
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, walk
 from knowledge.loader import Knowledge
-from knowledge.schema import Rule
+from knowledge.schema import Rule, Vocabulary
 
 _KIND_ORDER: dict[str, int] = {
     "red_flag": 0,
@@ -239,7 +242,7 @@ class VerdictBuilder:
         self.texts = {c.entry.rule.id: rule_text(c.entry.rule, policy) for c in policy.rules}
         self._counts = {c.entry.rule.id: filtered_counts(c.entry.rule) for c in policy.rules}
         self._indications: dict[str, list[CompiledRule]] = {}
-        self._undecided: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._words: PerObject[Vocabulary, dict[tuple[Any, ...], str]] = PerObject(lambda vocab: {})
         self._candidate_fields = {c.entry.rule.id: candidate_fields(c.entry.rule.when) for c in policy.rules}
 
     def _reason(
@@ -265,10 +268,24 @@ class VerdictBuilder:
     def _undecided_text(self, title: str, fields: list[str]) -> str:
         """`undecided_text`, remembered: naming the fields in words looks each up in the field
         catalogue, and the same rule is undecided for the same fields in case after case."""
-        key = (title, tuple(fields))
-        text = self._undecided.get(key)
+        return self._remembered(("undecided", title, *fields), lambda: undecided_text(title, fields))
+
+    def _not_met_text(self, rule: Rule, unmet: list[ConditionNode]) -> str:
+        """`not_met_text`, remembered: the same indication is unmet by the same parts of its
+        condition for candidate after candidate (a 20-diagnosis case has some 90), and putting
+        those parts in words was most of the verdict's time for such a case. The parts are the
+        knowledge's own nodes, alive as long as this builder, so their identities name them."""
+        return self._remembered(
+            ("not_met", rule.id, *map(id, unmet)),
+            lambda: not_met_text(self.knowledge, self.texts[rule.id].title, unmet, self.params),
+        )
+
+    def _remembered(self, key: tuple[Any, ...], words: Callable[[], str]) -> str:
+        """Words kept per vocabulary in use (fields and values are named from it)."""
+        kept = self._words(vocabulary())
+        text = kept.get(key)
         if text is None:
-            text = self._undecided[key] = undecided_text(title, fields)
+            text = kept[key] = words()
         return text
 
     def _entries(self, evaluator: Evaluator, rule: Rule, path: str, want: str) -> tuple[str, ...]:
@@ -397,7 +414,7 @@ class VerdictBuilder:
             unmet = evaluator.unmet(rule.when)
             if not unmet:
                 continue
-            text = not_met_text(self.knowledge, self.texts[rule.id].title, unmet, self.params)
+            text = self._not_met_text(rule, unmet)
             out.append(self._reason(rule, "not_met", None, text=text))
         return out
 
