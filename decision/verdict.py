@@ -19,14 +19,9 @@ from decision.compile import CANDIDATE_PATHS, CompiledPolicy, CompiledRule
 from decision.facts import UNKNOWN, Context
 from decision.per_object import PerObject
 from decision.report import (
-    Finding,
-    HoldPlanStep,
-    MissingInformation,
     ReasonKind,
     Report,
-    ReportCandidate,
     Status,
-    SteroidCount,
     status_rank,
 )
 from decision.truth import RISK_FIELDS, Evaluator, dedupe
@@ -182,7 +177,7 @@ class _Outcome:
     guidance: list[str]
     relevant: bool  # weighed for real: an indication was met or undecided
     missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = field(default_factory=list)
-    plans: list[HoldPlanStep] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)  # HoldPlanStep fields
 
 
 def entries_concerned(
@@ -330,7 +325,7 @@ class VerdictBuilder:
         indication_unknown = [c for c, t in fired if t == "U" and c.entry.rule.then.indicate]
         reasons: list[dict[str, Any]] = []
         missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = []
-        plans: list[HoldPlanStep] = []
+        plans: list[dict[str, Any]] = []
         status: Status
         if indication_true:
             status = "indicated"
@@ -371,7 +366,7 @@ class VerdictBuilder:
         reasons.sort(key=lambda r: (_KIND_ORDER[r["kind"]], r["rule_id"]))
         open_status = status not in ("not_indicated", "contraindicated")
         guidance = self._guidance(guidance_rules) if open_status else []
-        plans = sorted(plans, key=lambda p: (p.medication, p.rule_id)) if open_status else []
+        plans = sorted(plans, key=lambda p: (p["medication"], p["rule_id"])) if open_status else []
         return _Outcome(context, status, reasons, guidance, relevant, missing, plans)
 
     def _not_weighed(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
@@ -388,23 +383,26 @@ class VerdictBuilder:
         reasons.sort(key=lambda r: (_KIND_ORDER[r["kind"]], r["rule_id"]))
         return _Outcome(context, "not_indicated", reasons, [], False)
 
-    def _plan(self, rule: Rule) -> HoldPlanStep:
+    def _plan(self, rule: Rule) -> dict[str, Any]:
+        """A `HoldPlanStep` as the dict it is validated from with the whole report."""
         plan = rule.then.plan
         assert plan is not None
         words = self.texts[rule.id]
         restart = plan.restart_after_hours
-        return HoldPlanStep(
-            medication=plan.medication,
-            medication_label=self.knowledge.vocabulary.medications[plan.medication].label,
-            action=plan.action,
-            stop_before_hours=plan.stop_before_hours,
-            restart_after_hours=None if restart is None else ([restart] if isinstance(restart, int) else list(restart)),
-            normal_inr=plan.normal_inr,
-            text=words.text,
-            rule_id=rule.id,
-            sources=words.sources,
-            recheck=words.recheck,
-        )
+        return {
+            "medication": plan.medication,
+            "medication_label": self.knowledge.vocabulary.medications[plan.medication].label,
+            "action": plan.action,
+            "stop_before_hours": plan.stop_before_hours,
+            "restart_after_hours": None
+            if restart is None
+            else ([restart] if isinstance(restart, int) else list(restart)),
+            "normal_inr": plan.normal_inr,
+            "text": words.text,
+            "rule_id": rule.id,
+            "sources": words.sources,
+            "recheck": words.recheck,
+        }
 
     def _why_not(self, context: Context, evaluator: Evaluator) -> list[dict[str, Any]]:
         assert context.option is not None
@@ -470,25 +468,31 @@ class VerdictBuilder:
                 )
             )
         candidates = self._merge(outcomes)
-        return Report(
-            case_id=case_id,
-            knowledge_version=self.knowledge.version,
-            knowledge_hash=self.knowledge.content_hash,
-            policy=self.policy.policy_id,
-            policy_title=self.knowledge.policies[self.policy.policy_id].title,
-            engine_version=self.engine_version,
-            candidates=candidates,
-            contraindications=self._findings(outcomes, per_context, lambda r: r.then.contraindication is not None),
-            warnings=self._findings(outcomes, per_context, lambda r: r.then.warning),
-            missing_information=self._missing(outcomes, case_fired, evaluators[0]),
-            fired_rules=self._fired_rules(outcomes, per_context),
-            red_flags=self._findings(outcomes, per_context, lambda r: r.then.red_flag, case_only=True),
-            no_guideline_applies=len(contexts) == 1,
-            no_guideline_reason=self._no_guideline_reason(contexts),
-            steroid_injections=self._steroid_count(contexts[0], evaluators[0]),
+        # The report is validated once, whole, from plain dicts: validating its parts one by one
+        # as they were built was about a third of the verdict's time.
+        return Report.model_validate(
+            {
+                "case_id": case_id,
+                "knowledge_version": self.knowledge.version,
+                "knowledge_hash": self.knowledge.content_hash,
+                "policy": self.policy.policy_id,
+                "policy_title": self.knowledge.policies[self.policy.policy_id].title,
+                "engine_version": self.engine_version,
+                "candidates": candidates,
+                "contraindications": self._findings(
+                    outcomes, per_context, lambda r: r.then.contraindication is not None
+                ),
+                "warnings": self._findings(outcomes, per_context, lambda r: r.then.warning),
+                "missing_information": self._missing(outcomes, case_fired, evaluators[0]),
+                "fired_rules": self._fired_rules(outcomes, per_context),
+                "red_flags": self._findings(outcomes, per_context, lambda r: r.then.red_flag, case_only=True),
+                "no_guideline_applies": len(contexts) == 1,
+                "no_guideline_reason": self._no_guideline_reason(contexts),
+                "steroid_injections": self._steroid_count(contexts[0], evaluators[0]),
+            }
         )
 
-    def _steroid_count(self, case_context: Context, evaluator: Evaluator) -> SteroidCount | None:
+    def _steroid_count(self, case_context: Context, evaluator: Evaluator) -> dict[str, Any] | None:
         """All regions together, over the policy's repeat window (the rules limit them region by region)."""
         window = self.params.get("repeat_window_months")
         if window is None or case_context.lists.get("prior_injections") is None:
@@ -504,7 +508,7 @@ class VerdictBuilder:
         text = f"{low} steroid injection{'s' if low != 1 else ''} in the last {window} months, all regions together"
         if uncertain:
             text += f"; {uncertain} more recorded without a date or without saying whether steroid was given"
-        return SteroidCount(window_months=int(window), counted=low, uncertain=uncertain, text=text + ".")
+        return {"window_months": int(window), "counted": low, "uncertain": uncertain, "text": text + "."}
 
     @staticmethod
     def _fired_rules(outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]]) -> list[str]:
@@ -517,32 +521,36 @@ class VerdictBuilder:
                     fired.add(rule.id)
         return sorted(fired)
 
-    def _merge(self, outcomes: list[_Outcome]) -> list[ReportCandidate]:
+    def _merge(self, outcomes: list[_Outcome]) -> list[dict[str, Any]]:
         """One candidate per (procedure, approach, region): the best-supported diagnosis speaks for it."""
         groups: dict[Any, list[_Outcome]] = defaultdict(list)
         for outcome in outcomes:
             groups[outcome.context.key].append(outcome)
-        merged: list[ReportCandidate] = []
+        merged: list[dict[str, Any]] = []  # ReportCandidate fields
         for key, group in groups.items():
             best = min(group, key=lambda o: (status_rank(o.status), o.context.index))
             levels = sorted({lvl for o in group if o.status == best.status for lvl in o.context.levels})
             merged.append(
-                ReportCandidate.model_validate(
-                    {
-                        "procedure": key.procedure,
-                        "approach": key.approach,
-                        "region": key.region,
-                        "levels": levels,
-                        "bleeding_risk": _known(best.context.values.get("candidate.bleeding_risk")),
-                        "guidance": best.guidance,
-                        "status": best.status,
-                        "reasons": best.reasons,
-                        "antithrombotic_plan": best.plans,
-                    }
-                )
+                {
+                    "procedure": key.procedure,
+                    "approach": key.approach,
+                    "region": key.region,
+                    "levels": levels,
+                    "bleeding_risk": _known(best.context.values.get("candidate.bleeding_risk")),
+                    "guidance": best.guidance,
+                    "status": best.status,
+                    "reasons": best.reasons,
+                    "antithrombotic_plan": best.plans,
+                }
             )
         position = {(o.procedure, o.approach): i for i, o in enumerate(self.knowledge.options)}
-        merged.sort(key=lambda c: (status_rank(c.status), position.get((c.procedure, c.approach), 0), c.region or ""))
+        merged.sort(
+            key=lambda c: (
+                status_rank(c["status"]),
+                position.get((c["procedure"], c["approach"]), 0),
+                c["region"] or "",
+            )
+        )
         return merged
 
     def _findings(
@@ -551,7 +559,7 @@ class VerdictBuilder:
         per_context: dict[int, list[tuple[CompiledRule, str]]],
         select: Any,
         case_only: bool = False,
-    ) -> list[Finding]:
+    ) -> list[dict[str, Any]]:  # Finding fields
         found: dict[str, set[str]] = {}
         for compiled, truth in per_context.get(0, []):
             if truth == "T" and select(compiled.entry.rule):
@@ -562,25 +570,25 @@ class VerdictBuilder:
             for compiled, truth in per_context.get(outcome.context.index, []):
                 if truth == "T" and select(compiled.entry.rule):
                     found.setdefault(compiled.entry.rule.id, set()).add(outcome.context.key.label())
-        out: list[Finding] = []
+        out: list[dict[str, Any]] = []
         for rule_id, keys in sorted(found.items()):
             rule = self.knowledge.rule_index[rule_id].rule
             words = self.texts[rule_id]
             out.append(
-                Finding(
-                    rule_id=rule_id,
-                    text=words.text,
-                    sources=words.sources,
-                    severity=rule.then.contraindication,
-                    candidates=sorted(keys),
-                    recheck=words.recheck,
-                )
+                {
+                    "rule_id": rule_id,
+                    "text": words.text,
+                    "sources": words.sources,
+                    "severity": rule.then.contraindication,
+                    "candidates": sorted(keys),
+                    "recheck": words.recheck,
+                }
             )
         return out
 
     def _missing(
         self, outcomes: list[_Outcome], case_fired: list[tuple[CompiledRule, str]], case_evaluator: Evaluator
-    ) -> list[MissingInformation]:
+    ) -> list[dict[str, Any]]:  # MissingInformation fields
         """One entry per field to ask, from the first rule (in knowledge order) that needs it."""
         needed: dict[str, CompiledRule] = {}
         about: dict[str, set[str]] = defaultdict(set)
@@ -603,12 +611,12 @@ class VerdictBuilder:
                 for path, compiled, entries in outcome.missing:
                     need(path, compiled, entries)
         return [
-            MissingInformation(
-                field=path,
-                why=self.texts[c.entry.rule.id].statement,
-                rule_id=c.entry.rule.id,
-                about=sorted(about[path]),
-            )
+            {
+                "field": path,
+                "why": self.texts[c.entry.rule.id].statement,
+                "rule_id": c.entry.rule.id,
+                "about": sorted(about[path]),
+            }
             for path, c in sorted(needed.items())
         ]
 
