@@ -16,7 +16,7 @@ from typing import Any
 
 from decision.alpha_stack import DURABLE_ALPHA_STACK, fact_keys, stack_bound
 from decision.case import using_vocabulary
-from decision.facts import UNKNOWN, Context
+from decision.facts import CANDIDATE_PATHS, UNKNOWN, Context
 from decision.fields import check_rules
 from decision.truth import Evaluator, ItemTest, compile_item
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
@@ -390,11 +390,6 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
 
 def _count_keys(counts: list[Count]) -> list[tuple[Count, str, str, str]]:
     return [(node, f"q{i}.min", f"q{i}.max", f"q{i}.span") for i, node in enumerate(counts)]
-
-
-CANDIDATE_PATHS = ("candidate.", "diagnosis.")
-"""Context fields that differ between the candidates of one case; every other field of a candidate's
-context is the whole case's (decision.contexts builds them so)."""
 
 
 def _per_context(node: Count) -> bool:

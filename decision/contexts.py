@@ -20,7 +20,8 @@ from decision.facts import (
     options_for,
     risk_values,
 )
-from decision.truth import Evaluator
+from decision.truth import Evaluator, Truth, candidate_fields
+from knowledge.conditions import ConditionNode
 from knowledge.loader import Knowledge
 
 
@@ -36,6 +37,8 @@ def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] |
     lists["medications"] = canonical_medications(lists["medications"], knowledge)
     contexts = [Context(0, "case", values, lists, case.assessment_date)]
     raised_when = knowledge.bleeding_risk_raised_when
+    reads = None if raised_when is None else candidate_fields(raised_when)
+    raised_by: dict[tuple[Any, ...], tuple[Truth, tuple[str, ...]]] = {}
     for d_index, diagnosis in enumerate(case.diagnoses or ()):
         for option in options_for(diagnosis, knowledge):
             cand_values, key = candidate_values(option, diagnosis, params.get("antithrombotic_guideline"))
@@ -51,12 +54,38 @@ def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] |
                 key=key,
                 levels=tuple(diagnosis.levels or ()) if option.target_region is None else (),
             )
-            evaluator = Evaluator(context, params)
-            raised = "F" if raised_when is None else evaluator.truth(raised_when)
+            raised, asked = _raised(raised_when, context, params, reads, raised_by)
             context.values.update(risk_values(cand_values["candidate.bleeding_risk"], raised))
             if cand_values["candidate.bleeding_risk"] is UNKNOWN and diagnosis.region is not None:
                 context.risk_questions = ("diagnoses.levels",)  # the guideline classes this procedure by level
-            elif raised == "U" and raised_when is not None:
-                context.risk_questions = tuple(dict.fromkeys(evaluator.unknown_fields(raised_when)))
+            elif raised == "U":
+                context.risk_questions = asked
             contexts.append(context)
     return contexts
+
+
+def _raised(
+    raised_when: ConditionNode | None,
+    context: Context,
+    params: Mapping[str, Any],
+    reads: tuple[str, ...] | None,
+    raised_by: dict[tuple[Any, ...], tuple[Truth, tuple[str, ...]]],
+) -> tuple[Truth, tuple[str, ...]]:
+    """Whether patient factors raise the candidate's bleeding-risk class (T/F/U), and the fields
+    that would decide it when unknown. Every candidate context holds the case's own fields
+    unchanged, so the answer follows from the candidate and diagnosis fields the condition reads
+    (`reads`): it is worked out once per set of their values (once per diagnosis for the shipped
+    condition), not once per procedure option. `reads` None (a count comparing with the
+    candidate): worked out in each context."""
+    if raised_when is None:
+        return "F", ()
+    key = None if reads is None else tuple(context.values.get(name, UNKNOWN) for name in reads)
+    found = None if key is None else raised_by.get(key)
+    if found is None:
+        evaluator = Evaluator(context, params)
+        truth = evaluator.truth(raised_when)
+        asked = tuple(dict.fromkeys(evaluator.unknown_fields(raised_when))) if truth == "U" else ()
+        found = (truth, asked)
+        if key is not None:
+            raised_by[key] = found
+    return found

@@ -82,6 +82,11 @@ CONTEXT_FIELD_ORIGIN = {
 }
 
 
+CANDIDATE_PATHS = ("candidate.", "diagnosis.")
+"""Context fields that differ between the candidates of one case; every other field of a candidate's
+context is the whole case's (decision.contexts builds them so)."""
+
+
 def case_path(field_path: str) -> str:
     """The case field a clinician answers for a context field (candidate.region comes from the diagnosis)."""
     if field_path in CONTEXT_FIELD_ORIGIN:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from decision.facts import UNKNOWN, Context, case_path
+from decision.facts import CANDIDATE_PATHS, UNKNOWN, Context, case_path
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 
 Truth = Literal["T", "F", "U"]
@@ -384,3 +384,21 @@ def _memoised(
 
 def dedupe(paths: list[str]) -> list[str]:
     return sorted(set(paths))
+
+
+def candidate_fields(node: ConditionNode) -> tuple[str, ...] | None:
+    """The candidate and diagnosis fields a rule's condition reads, or None when a count's filter
+    compares with the candidate (`same_as`).
+
+    Every candidate's context holds the case's own fields and lists unchanged (decision.contexts),
+    so the rest of the condition comes out the same in each of them: whether the rule is undecided,
+    for which fields, and which list entries concern them, follow from these fields' values (and the
+    bleeding-risk questions, when it reads the risk class) in the candidate's context."""
+    found: set[str] = set()
+    for part in walk(node):
+        if isinstance(part, Count):
+            if part.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(part.where)):
+                return None
+        elif isinstance(part, (Compare, IsUnknown)) and part.field.startswith(CANDIDATE_PATHS):
+            found.add(part.field)
+    return tuple(sorted(found))

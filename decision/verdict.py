@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decision.case import vocabulary
-from decision.compile import CANDIDATE_PATHS, CompiledPolicy, CompiledRule
+from decision.compile import CompiledPolicy, CompiledRule
 from decision.facts import UNKNOWN, Context
 from decision.per_object import PerObject
 from decision.report import (
@@ -24,9 +24,9 @@ from decision.report import (
     Status,
     status_rank,
 )
-from decision.truth import RISK_FIELDS, Evaluator, dedupe
+from decision.truth import RISK_FIELDS, Evaluator, candidate_fields, dedupe
 from decision.wording import not_met_text, undecided_text
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, walk
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule, Vocabulary
 
@@ -197,24 +197,6 @@ def entries_concerned(
                 if evaluator.item(node.where, item) == want:
                     found.append(str(item.get("written") or item.get("name") or f"entry {index + 1}"))
     return tuple(dict.fromkeys(found))
-
-
-def candidate_fields(node: ConditionNode) -> tuple[str, ...] | None:
-    """The candidate and diagnosis fields a rule's condition reads, or None when a count's filter
-    compares with the candidate (`same_as`).
-
-    Every candidate's context holds the case's own fields and lists unchanged (decision.contexts),
-    so the rest of the condition comes out the same in each of them: whether the rule is undecided,
-    for which fields, and which list entries concern them, follow from these fields' values (and the
-    bleeding-risk questions, when it reads the risk class) in the candidate's context."""
-    found: set[str] = set()
-    for part in walk(node):
-        if isinstance(part, Count):
-            if part.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(part.where)):
-                return None
-        elif isinstance(part, (Compare, IsUnknown)) and part.field.startswith(CANDIDATE_PATHS):
-            found.add(part.field)
-    return tuple(sorted(found))
 
 
 def filtered_counts(rule: Rule) -> tuple[Count, ...]:
