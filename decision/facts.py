@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decision.case import Case, Diagnosis
-from decision.fields import LAB_RANGES, field_catalogue, lab_judgement_field
+from decision.fields import LAB_RANGES, FieldCatalogue, field_catalogue, lab_judgement_field
+from decision.per_object import PerObject
 from decision.report import candidate_key
 from knowledge.loader import Knowledge
 from knowledge.schema import BleedingRisk, MedicationTerm, ProcedureOption
@@ -102,38 +103,62 @@ def _or_unknown(value: Any) -> Any:
     return UNKNOWN if value is None else value
 
 
+_ValuePlan = tuple[tuple[tuple[str, str, str, bool], ...], tuple[str, ...], tuple[str, ...]]
+"""What `case_values` reads from a case: (path, case attribute, its part's attribute, a list of
+choices) per scalar field, the top-level groups, the lists."""
+
+
+def _value_plan(catalogue: FieldCatalogue) -> _ValuePlan:
+    scalars = tuple(
+        (path, *_head_tail(path), spec.kind == "enum_list")
+        for path, spec in catalogue.scalars.items()
+        # derived: from the candidate, the diagnosis, or a lab and its range
+        if not (path.startswith(("candidate.", "diagnosis.")) or path.endswith("_vs_range"))
+    )
+    return scalars, tuple(g for g in catalogue.groups if "." not in g), tuple(catalogue.lists)
+
+
+def _head_tail(path: str) -> tuple[str, str]:
+    head, _, tail = path.partition(".")
+    return head, tail
+
+
+_value_plans: PerObject[FieldCatalogue, _ValuePlan] = PerObject(_value_plan)
+"""Worked out once per field catalogue (one per vocabulary in use), not for every case."""
+
+
 def case_values(case: Case) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]] | None]]:
-    catalogue = field_catalogue()
+    scalars, groups, list_names = _value_plans(field_catalogue())
     values: dict[str, Any] = {}
-    for path, spec in catalogue.scalars.items():
-        if path.startswith(("candidate.", "diagnosis.")) or path.endswith("_vs_range"):
-            continue  # derived: from the candidate, the diagnosis, or a lab and its range
-        head, _, tail = path.partition(".")
+    for path, head, tail, choices in scalars:
         obj: Any = getattr(case, head)
         if tail:
             obj = None if obj is None else getattr(obj, tail)
-        if spec.kind == "enum_list":
+        if choices:
             values[path] = UNKNOWN if obj is None else tuple(obj)
         else:
             values[path] = _or_unknown(obj)
-    for group in catalogue.groups:
-        if "." not in group:
-            values[group] = UNKNOWN if getattr(case, group) is None else "known"
+    for group in groups:
+        values[group] = UNKNOWN if getattr(case, group) is None else "known"
     lists: dict[str, list[dict[str, Any]] | None] = {}
-    for name in catalogue.lists:
+    for name in list_names:
         items = getattr(case, name)
         lists[name] = None if items is None else [item.model_dump() for item in items]
         values[name] = UNKNOWN if items is None else "known"
     return values, lists
 
 
-def _medication_aliases(knowledge: Knowledge) -> dict[str, str]:
+def _aliases_of(knowledge: Knowledge) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for name, listed in knowledge.vocabulary.medications.items():
         aliases[name] = name
         for alias in listed.aliases:
             aliases[alias] = name
     return aliases
+
+
+_medication_aliases: PerObject[Knowledge, dict[str, str]] = PerObject(_aliases_of)
+"""Every name a listed drug goes by, once per knowledge (it was built again for every case)."""
 
 
 def identify_medication(written: str, aliases: dict[str, str]) -> tuple[str | None, bool]:

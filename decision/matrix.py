@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from decision.compile import CompiledPolicy
-from decision.verdict import rule_text
+from decision.rule_text import rule_text
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, NotOf
 from knowledge.loader import Knowledge
 

@@ -21,7 +21,7 @@ from decision.diff import report_diff
 from decision.evaluator import CaseEvaluator
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.report import Reason, Report, ReportCandidate, Status
-from decision.verdict import params_used, rule_text
+from decision.rule_text import params_used, rule_text
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")
 COVERAGE_WORDS: dict[str, str] = {

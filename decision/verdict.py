@@ -8,7 +8,6 @@ unknown answer makes the candidate at best "needs information" and names the mis
 
 from __future__ import annotations
 
-import string
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +23,10 @@ from decision.report import (
     Status,
     status_rank,
 )
+from decision.rule_text import rule_text
 from decision.truth import RISK_FIELDS, Evaluator, candidate_fields, dedupe
 from decision.wording import not_met_text, undecided_text
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, walk
+from knowledge.conditions import AllOf, Compare, ConditionNode, Count, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule, Vocabulary
 
@@ -43,62 +43,6 @@ _KIND_ORDER: dict[str, int] = {
 
 def worst(a: Status, b: Status) -> Status:
     return a if status_rank(a) >= status_rank(b) else b
-
-
-class _Params(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _format_number(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-@dataclass
-class RuleText:
-    """A rule's words and sources as the active policy fills them in."""
-
-    title: str
-    text: str
-    statement: str
-    sources: list[str]
-    recheck: bool
-
-
-def params_used(rule: Rule) -> set[str]:
-    """Policy params a rule compares with or quotes in its words."""
-    return {
-        name
-        for text in (rule.title, rule.statement, rule.then.text)
-        for _, name, _, _ in string.Formatter().parse(text)
-        if name
-    } | _params_in(rule.when)
-
-
-def rule_text(rule: Rule, policy: CompiledPolicy) -> RuleText:
-    values = _Params({name: _format_number(p.value) for name, p in policy.params.items()})
-    used = params_used(rule)
-    sources = list(rule.sources) + [policy.params[name].source for name in sorted(used) if name in policy.params]
-    return RuleText(
-        title=rule.title.format_map(values),
-        text=rule.then.text.format_map(values),
-        statement=" ".join(rule.statement.format_map(values).split()),
-        sources=list(dict.fromkeys(sources)),
-        recheck=rule.recheck or any(policy.params[n].recheck for n in used if n in policy.params),
-    )
-
-
-def _params_in(node: ConditionNode) -> set[str]:
-    from knowledge.conditions import ParamRef, walk
-
-    found: set[str] = set()
-    for part in walk(node):
-        value = getattr(part, "value", None)
-        if isinstance(value, ParamRef):
-            found.add(value.param)
-    return found
 
 
 def _plan_only(rule: Rule) -> bool:
@@ -137,30 +81,6 @@ def targets_procedure(node: ConditionNode, procedure: str) -> bool:
             if part.op == "in" and procedure not in allowed:
                 return False
     return True
-
-
-def describe(node: ConditionNode) -> str:
-    """A short plain rendering of a condition part, for "not met" explanations."""
-    if isinstance(node, AnyOf):
-        return "one of (" + "; ".join(describe(n) for n in node.items) + ")"
-    if isinstance(node, AllOf):
-        return "all of (" + "; ".join(describe(n) for n in node.items) + ")"
-    if isinstance(node, Compare):
-        value = node.value
-        shown = getattr(value, "param", None) or (", ".join(map(str, value)) if isinstance(value, tuple) else value)
-        words = {
-            "eq": "is",
-            "neq": "is not",
-            "in": "is one of",
-            "not_in": "is not one of",
-            "lt": "<",
-            "lte": "<=",
-            "gt": ">",
-            "gte": ">=",
-            "contains": "includes",
-        }
-        return f"{node.field} {words.get(node.op, node.op)} {shown}"
-    return node.kind + " condition"
 
 
 _Undecided = tuple[list[tuple[str, CompiledRule, tuple[str, ...]]], dict[str, Any]]

@@ -26,7 +26,7 @@ from decision.diff import DiffInWords, diff_in_words, field_question
 from decision.evaluator import CaseEvaluator
 from decision.fields import case_layout
 from decision.report import MissingInformation, Report
-from decision.verdict import rule_text
+from decision.rule_text import rule_text
 from decision.wording import any_label, shipped_knowledge
 
 ENTRY_NAME = "name"

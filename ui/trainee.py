@@ -12,7 +12,7 @@ import streamlit as st
 from decision.explain import STATUS_LABEL, candidate_title
 from decision.matrix import readable_matrix
 from decision.report import STATUS_ORDER
-from decision.verdict import rule_text
+from decision.rule_text import rule_text
 from ui.case_view import show_case
 from ui.components import demos, evaluator
 from ui.identity import require_role

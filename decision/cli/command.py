@@ -222,7 +222,7 @@ def cmd_kb_show(args: argparse.Namespace, out: TextIO) -> int:
     entry = found
     rule = entry.rule
     from decision.evaluator import default_evaluator
-    from decision.verdict import params_used, rule_text
+    from decision.rule_text import params_used, rule_text
 
     evaluator = default_evaluator()
     policy_id = args.policy or knowledge.manifest.default_policy
