@@ -127,7 +127,7 @@ def _c_core_batches(case_evaluator: CaseEvaluator, prepared: Any) -> list[tuple[
     """(ruleset handle, session, facts as JSON) per ruleset, serialised outside the timing."""
     engine = case_evaluator.engine
     batches = []
-    for ruleset in engine._rulesets[prepared.policy_id]:
+    for ruleset in engine.register(prepared.policy_id):
         session = f"c{next(engine._sessions)}"
         facts = [
             {"ctx": f["ctx"], "sid": session, "k": f["k"], **{k: f[k] for k in ruleset.keys or ()}}
@@ -263,10 +263,13 @@ def run_benchmark(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     compile_times = []
-    for _ in range(3):
+    for run in range(3):
         t0 = _clock()
         case_evaluator = CaseEvaluator(load_knowledge())
+        case_evaluator.engine.register(case_evaluator.knowledge.manifest.default_policy)  # ready to evaluate
         compile_times.append(_clock() - t0)
+        if run < 2:
+            case_evaluator.close()
     knowledge = case_evaluator.knowledge
     host_evaluator = _host_evaluator(knowledge)
     cases = list(generate_cases(knowledge, case_count))
@@ -387,7 +390,8 @@ def format_table(results: dict[str, Any]) -> str:
         f"full / reference (p50):   {ratios['full_over_reference_p50']:.2f}",
         f"full / full_host (p50):   {ratios['full_over_full_host_p50']:.2f}",
         f"floor / floor_host (p50): {ratios['floor_over_floor_host_p50']:.2f}",
-        f"knowledge load + compile: {results['load_and_compile_s']['median']:.3f} s (CPU, median of 3)",
+        f"knowledge load + compile + the default policy's rulesets registered: "
+        f"{results['load_and_compile_s']['median']:.3f} s (CPU, median of 3)",
         f"peak memory (RSS): {results['peak_rss_mb']:.0f} MB",
         "",
         "full path by diagnoses per case (p50 / p99, µs):",
