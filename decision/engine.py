@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import operator
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -355,19 +356,17 @@ def _engine_fact(fact: dict[str, Any], session: str, ruleset: _Ruleset, base: in
     return narrowed
 
 
-_PREFIX = '":{"m":{"ctx":'
+_HEAD = re.compile(r'\{"([^"\\]*)":\{"m":\{"ctx":([0-9]+),').match
+"""A firing message's first bytes: rule name and context number (one C call, not six)."""
 
 
 def _firing(message: str) -> tuple[str, int]:
     """(rule name, context) of a firing message `{"<rule>":{"m":{"ctx":<n>,...}}}`: the core echoes
     the asserted fact's text, so both are read from the message's first bytes."""
-    end = message.find('"', 2)
-    if message.startswith('{"') and message.startswith(_PREFIX, end):
-        start = end + len(_PREFIX)
-        stop = message.find(",", start)
-        digits = message[start:stop]
-        if digits.isdigit():
-            return message[2:end], int(digits)
+    head = _HEAD(message)
+    if head is not None:
+        rule_name, digits = head.groups()
+        return rule_name, int(digits)
     parsed = orjson.loads(message)
     ((rule_name, content),) = parsed.items()
     return str(rule_name), int(content["m"]["ctx"])

@@ -22,7 +22,7 @@ from durable.engine import Host, MessageNotHandledException
 from vignette_format import SHARED_VIGNETTES, load_vignette, vignette_files
 
 from decision.compile import MAX_BRANCHES, compile_knowledge
-from decision.engine import FACT_IDS, SESSION_CASES, EngineError, RulesEngine
+from decision.engine import FACT_IDS, SESSION_CASES, EngineError, RulesEngine, _firing
 from decision.evaluator import CaseEvaluator, default_evaluator
 from knowledge.loader import load_knowledge
 
@@ -357,3 +357,17 @@ def test_a_fact_taken_for_one_already_held_is_run_again_in_a_fresh_session(monke
     assert evaluator.engine.live_sessions == evaluator.engine.kept_sessions
     evaluator.close()
     assert evaluator.engine.live_sessions == 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        '{"r_3_T":{"m":{"ctx":12,"id":12,"sid":"4","k":"cand"}}}',
+        '{"r_3_T": {"m": {"ctx": 12, "id": 12}}}',
+        '{"r_3_T":{"m":{"id":12,"ctx":12}}}',
+        '{"r_3_T":{"m":{"ctx":12}}}',
+    ],
+)
+def test_a_firing_is_read_from_the_message_however_the_core_lays_it_out(message: str) -> None:
+    """The rule and context are read from the message's first bytes; any other layout is parsed whole."""
+    assert _firing(message) == ("r_3_T", 12)
