@@ -21,7 +21,7 @@ from decision.fields import check_rules
 from decision.truth import Evaluator, ItemTest, compile_item
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
-from knowledge.schema import PolicyParam
+from knowledge.schema import PolicyParam, Rule
 
 MISSING = "?"
 """How an unknown value is written in an engine fact (never a valid value of any field)."""
@@ -92,6 +92,14 @@ class CompiledPolicy:
     case_nodes: frozenset[int] = frozenset()
     """ids of the rules' condition nodes that read nothing of the candidate: their truth is the same
     in every context of a case (decision.truth.SharedMemo)."""
+    first_rulesets: frozenset[str] = frozenset()
+    """The rulesets run first, over every context: those of the rules that decide whether a
+    candidate is weighed at all or still speak for one that is not (`weighs_candidate`,
+    `speaks_unweighed`). The other rulesets get the case's fact and only the candidates' facts
+    that an opening action fired for (`opening_actions`; decision.engine)."""
+    opening_actions: frozenset[str] = frozenset()
+    """The engine actions that make a candidate weighed: an indication met or left undecided. One
+    firing for the case's own fact opens every candidate."""
 
     @property
     def engine_rule_count(self) -> int:
@@ -310,13 +318,27 @@ class _Translator:
         return _and(*not_deciding, _or(*unknowns))
 
 
+def weighs_candidate(rule: Rule) -> bool:
+    """An indication: met or left undecided, it makes its candidate weighed (decision.verdict);
+    a candidate none speaks for is not indicated, whatever else holds."""
+    return bool(rule.then.indicate)
+
+
+def speaks_unweighed(rule: Rule) -> bool:
+    """A rule the report still names for a candidate no indication speaks for: one that makes it
+    not indicated (its reasons and the fired rules list it; decision.verdict)."""
+    return rule.then.status == "not_indicated"
+
+
 def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
     params = knowledge.params_for(policy_id)
     values = {name: p.value for name, p in params.items()}
     counts: list[Count] = []
     keys: set[str] = set()
     translator = _Translator(values, counts, keys)
+    first_packs: list[tuple[dict[str, Any], set[str]]] = []
     packs: list[tuple[dict[str, Any], set[str]]] = []
+    opening: set[str] = set()
     compiled: list[CompiledRule] = []
     for number, entry in enumerate(knowledge.rules_for(policy_id)):
         kind = "case" if entry.rule.scope == "case" else "cand"
@@ -355,17 +377,26 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
             raise KnowledgeError(
                 [f"{entry.file}: rule {entry.rule.id}: when: reads too many facts for the rules engine; split it"]
             )
-        _pack(packs, ruleset, rule_keys)
+        first = weighs_candidate(entry.rule) or speaks_unweighed(entry.rule)
+        _pack(first_packs if first else packs, ruleset, rule_keys)
+        if weighs_candidate(entry.rule):
+            opening.update(action for action in actions.values() if action is not None)
         compiled.append(CompiledRule(entry, actions["T"], actions["U"]))
     serial = next(_ruleset_serial)
     chunks: dict[str, dict[str, Any]] = {}
     ruleset_keys: dict[str, tuple[str, ...]] = {}
-    for packed, packed_keys in packs or [({}, set())]:
-        for chunk, chunk_keys in _within_stack(packed, packed_keys):
-            chunk.update(_SEEN)
-            name = f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"
-            chunks[name] = chunk
-            ruleset_keys[name] = tuple(sorted(chunk_keys))
+    first_rulesets: set[str] = set()
+    if not first_packs and not packs:
+        packs = [({}, set())]  # no rules: a ruleset of the catch-all rules still proves each fact arrived
+    for is_first, phase in ((True, first_packs), (False, packs)):
+        for packed, packed_keys in phase:
+            for chunk, chunk_keys in _within_stack(packed, packed_keys):
+                chunk.update(_SEEN)
+                name = f"spine_{policy_id}_{knowledge.content_hash[:8]}_{serial}_{len(chunks)}"
+                chunks[name] = chunk
+                ruleset_keys[name] = tuple(sorted(chunk_keys))
+                if is_first:
+                    first_rulesets.add(name)
     fact_keys = tuple(sorted(keys))
     plan = [(key, *key.partition(":")[::2]) for key in fact_keys if not key.startswith("q")]
     return CompiledPolicy(
@@ -385,6 +416,8 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
         ),
+        first_rulesets=frozenset(first_rulesets),
+        opening_actions=frozenset(opening),
     )
 
 

@@ -63,8 +63,10 @@ class _IdTaken(EngineError):
 class _Ruleset:
     """One ruleset registered in the C core: its handle, its rules' action names, its fact keys."""
 
-    def __init__(self, name: str, definition: dict[str, Any], keys: tuple[str, ...] | None) -> None:
+    def __init__(self, name: str, definition: dict[str, Any], keys: tuple[str, ...] | None, first: bool) -> None:
         self.name = name
+        self.first = first
+        """Run first, over every context (CompiledPolicy.first_rulesets)."""
         self.actions = {rule_name: str(rule["run"]) for rule_name, rule in definition.items()}
         rules = {rule_name: {k: v for k, v in rule.items() if k != "run"} for rule_name, rule in definition.items()}
         self.keys = keys
@@ -157,7 +159,9 @@ class RulesEngine:
             made: list[_Ruleset] = []
             try:
                 for name, definition in policy.rulesets.items():
-                    made.append(_Ruleset(name, definition, policy.ruleset_keys.get(name)))
+                    made.append(
+                        _Ruleset(name, definition, policy.ruleset_keys.get(name), name in policy.first_rulesets)
+                    )
             except Exception as exc:  # none registered, or the policy would run with rules missing
                 for ruleset in made:
                     with contextlib.suppress(Exception):
@@ -174,8 +178,15 @@ class RulesEngine:
     def _record(self, collected: set[Firing], action_name: str, ctx: int) -> None:
         collected.add((action_name, ctx))
 
-    def fire(self, policy_id: str, facts: list[dict[str, Any]]) -> set[Firing]:
-        """Assert every fact in a session of each ruleset; return what fired for which context."""
+    def fire(self, policy_id: str, facts: list[dict[str, Any]], every_context: bool = False) -> set[Firing]:
+        """Assert the facts in a session of each ruleset; return what fired for which context.
+
+        The policy's first rulesets (`CompiledPolicy.first_rulesets`) get every fact; the others
+        get the case's fact and the candidates' facts that an opening action fired for
+        (`weighed_facts`): for a candidate no indication speaks for, the report names only what
+        the first rulesets decide, and its facts were three quarters of the engine's work.
+        `every_context`: every ruleset gets every fact (what each rule decides in every context,
+        as the differential tests check the compiled rules against the reference evaluator)."""
         fired: set[Firing] = set()
         with self._lock:
             rulesets = self._registered(policy_id)
@@ -183,7 +194,12 @@ class RulesEngine:
                 self._drop_kept()
                 self._kept_policy = policy_id
             for ruleset in rulesets:
-                fired |= self._fire_kept(ruleset, facts)
+                if ruleset.first:
+                    fired |= self._fire_kept(ruleset, facts)
+            weighed = facts if every_context else weighed_facts(facts, fired, self._policies[policy_id].opening_actions)
+            for ruleset in rulesets:
+                if not ruleset.first:
+                    fired |= self._fire_kept(ruleset, weighed)
         return fired
 
     def _drop_kept(self) -> None:
@@ -199,21 +215,35 @@ class RulesEngine:
         case. Facts never meet across cases (every rule reads a single fact), so each case fires
         exactly what `fire` would fire for it; the session and its serialisation are paid once."""
         owner: list[tuple[int, int]] = []
+        offsets: list[int] = []
         for number, facts in enumerate(cases):
+            offsets.append(len(owner))
             owner.extend((number, local) for local in range(len(facts)))
+
+        def batch(per_case: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+            return [{**fact, "ctx": offsets[n] + fact["ctx"]} for n, facts in enumerate(per_case) for fact in facts]
+
+        def by_case(fired: set[Firing]) -> list[set[Firing]]:
+            out: list[set[Firing]] = [set() for _ in cases]
+            for action, ctx in fired:
+                number, local = owner[ctx]
+                out[number].add((action, local))
+            return out
+
         fired: set[Firing] = set()
         with self._lock:
-            for ruleset in self._registered(policy_id):
-                batch: list[dict[str, Any]] = []
-                for facts in cases:
-                    base = len(batch)
-                    batch.extend({**fact, "ctx": base + fact["ctx"]} for fact in facts)
-                fired |= self._fire_fresh(ruleset, batch)
-        out: list[set[Firing]] = [set() for _ in cases]
-        for action, ctx in fired:
-            number, local = owner[ctx]
-            out[number].add((action, local))
-        return out
+            rulesets = self._registered(policy_id)
+            everything = batch(cases)
+            for ruleset in rulesets:
+                if ruleset.first:
+                    fired |= self._fire_fresh(ruleset, everything)
+            opening = self._policies[policy_id].opening_actions
+            first = by_case(fired)
+            weighed = batch([weighed_facts(facts, first[n], opening) for n, facts in enumerate(cases)])
+            for ruleset in rulesets:
+                if not ruleset.first:
+                    fired |= self._fire_fresh(ruleset, weighed)
+        return by_case(fired)
 
     def _fire_fresh(self, ruleset: _Ruleset, facts: list[dict[str, Any]], again: bool = True) -> set[Firing]:
         """The facts in a session of their own, deleted afterwards; run again once in another
@@ -330,6 +360,15 @@ class RulesEngine:
                     with contextlib.suppress(Exception):
                         durable_rules_engine.delete_ruleset(ruleset.handle)
             self._rulesets.clear()
+
+
+def weighed_facts(facts: list[dict[str, Any]], fired: set[Firing], opening: frozenset[str]) -> list[dict[str, Any]]:
+    """The facts the rulesets after the first get: the case's own, and each candidate's that an
+    opening action fired for; every fact when one fired for the case's own fact."""
+    opened = {ctx for action, ctx in fired if action in opening}
+    if any(fact["k"] == "case" and fact["ctx"] in opened for fact in facts):
+        return facts
+    return [fact for fact in facts if fact["k"] == "case" or fact["ctx"] in opened]
 
 
 def _picker(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decision.case import vocabulary
-from decision.compile import CompiledPolicy, CompiledRule
+from decision.compile import CompiledPolicy, CompiledRule, speaks_unweighed, weighs_candidate
 from decision.facts import UNKNOWN, Context
 from decision.per_object import PerObject
 from decision.report import (
@@ -54,7 +54,7 @@ def _plan_only(rule: Rule) -> bool:
 
 def _rules_out(rule: Rule) -> bool:
     """A restriction (`_effect_kind`) that makes its candidate not indicated."""
-    return rule.then.status == "not_indicated" and _effect_kind(rule) == "restriction"
+    return speaks_unweighed(rule) and _effect_kind(rule) == "restriction"
 
 
 def _effect_kind(rule: Rule) -> ReasonKind:
@@ -223,8 +223,9 @@ class VerdictBuilder:
         evaluator: Evaluator,
         undecided: dict[Any, _Undecided],
     ) -> _Outcome:
-        indication_true = [c for c, t in fired if t == "T" and c.entry.rule.then.indicate]
-        indication_unknown = [c for c, t in fired if t == "U" and c.entry.rule.then.indicate]
+        # weighs_candidate: the engine runs a candidate's later rulesets only when one of these fired
+        indication_true = [c for c, t in fired if t == "T" and weighs_candidate(c.entry.rule)]
+        indication_unknown = [c for c, t in fired if t == "U" and weighs_candidate(c.entry.rule)]
         reasons: list[dict[str, Any]] = []
         missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = []
         plans: list[dict[str, Any]] = []
@@ -275,7 +276,8 @@ class VerdictBuilder:
         """A candidate no indication speaks for: not indicated, and the report says why (the
         indications not met, and any rule that rules it out as not indicated), nothing more. Its
         other rules (an unknown medication list leaves every hold rule undecided in every context)
-        would be worked out only to be dropped, so they are not looked at."""
+        would be worked out only to be dropped: the engine does not run them for it
+        (`speaks_unweighed`, `CompiledPolicy.first_rulesets`), and they are not looked at here."""
         reasons = [
             self._reason(c.entry.rule, "restriction", "not_indicated", list(c.entry.rule.then.require))
             for c, truth in fired
@@ -419,7 +421,7 @@ class VerdictBuilder:
         for outcome in outcomes:
             for compiled, truth in per_context.get(outcome.context.index, []):
                 rule = compiled.entry.rule
-                if truth == "T" and (outcome.relevant or rule.then.status == "not_indicated"):
+                if truth == "T" and (outcome.relevant or speaks_unweighed(rule)):
                     fired.add(rule.id)
         return sorted(fired)
 

@@ -19,6 +19,7 @@ Per-case figures are CPU time of the evaluating thread; batch figures are wall c
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import importlib.util
@@ -39,7 +40,7 @@ from durable.engine import Host
 from decision.cli.batch import evaluate_line, numbered, run_dask, run_serial, run_workers
 from decision.cli.casegen import generate_cases
 from decision.compile import SEEN_ACTION, CompiledPolicy
-from decision.engine import EngineError, RulesEngine
+from decision.engine import SESSION_CASES, EngineError, RulesEngine, weighed_facts
 from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator
 from decision.explain import to_text
 from decision.reference import reference_evaluate
@@ -82,7 +83,8 @@ class _HostEngine(RulesEngine):
             for name, definition in policy.rulesets.items():
                 self._host.register_rulesets({name: json.loads(json.dumps(definition))})
 
-    def fire(self, policy_id: str, facts: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    def fire(self, policy_id: str, facts: list[dict[str, Any]], every_context: bool = True) -> set[tuple[str, int]]:
+        """Every fact through every ruleset, as before issue 17 (`every_context` is always so)."""
         fired: set[tuple[str, int]] = set()
         with self._lock:
             for ruleset in self._names[policy_id]:
@@ -123,30 +125,57 @@ def _host_evaluator(knowledge: Knowledge) -> CaseEvaluator:
     return evaluator
 
 
-def _c_core_batches(case_evaluator: CaseEvaluator, prepared: Any) -> list[tuple[int, str, str]]:
-    """(ruleset handle, session, facts as JSON) per ruleset, serialised outside the timing."""
+_CoreBatch = tuple[int, str, str, bool]
+"""(ruleset handle, session, the facts as JSON, whether the session is deleted after them)."""
+
+
+def _c_core_batches(case_evaluator: CaseEvaluator, prepared: list[Any]) -> list[list[_CoreBatch]]:
+    """Per case, what the engine hands durable's C core for it, serialised outside the timing: the
+    same facts to the same rulesets (the first rulesets every fact, the others those of the
+    candidates weighed; only the kinds a ruleset reads), the same fact ids, and a session per
+    ruleset serving SESSION_CASES cases in turn, as `RulesEngine.fire` does."""
     engine = case_evaluator.engine
-    batches = []
-    for ruleset in engine.register(prepared.policy_id):
-        session = f"c{next(engine._sessions)}"
-        facts = [
-            {"ctx": f["ctx"], "sid": session, "k": f["k"], **{k: f[k] for k in ruleset.keys or ()}}
-            for f in prepared.facts
-        ]
-        batches.append((ruleset.handle, session, json.dumps(facts)))
-    return batches
+    out: list[list[_CoreBatch]] = []
+    sessions: dict[int, tuple[str, int, int]] = {}  # handle -> (session, next id, cases served)
+    for item in prepared:
+        policy = case_evaluator.policies[item.policy_id]
+        fired = engine.fire(item.policy_id, item.facts)
+        weighed = weighed_facts(item.facts, fired, policy.opening_actions)
+        batches: list[_CoreBatch] = []
+        for ruleset in engine.register(item.policy_id):
+            session, base, served = sessions.get(ruleset.handle) or (f"c{next(engine._sessions)}", 0, 0)
+            facts = [
+                {"ctx": f["ctx"] + base, "id": f["ctx"] + base, "sid": session, "k": f["k"]}
+                | {k: f[k] for k in ruleset.keys or ()}
+                for f in (item.facts if ruleset.first else weighed)
+                if f["k"] in ruleset.kinds
+            ]
+            last = served + 1 >= SESSION_CASES
+            sessions[ruleset.handle] = (session, base + len(item.facts), served + 1)
+            if last:
+                del sessions[ruleset.handle]
+            if facts or last:
+                batches.append((ruleset.handle, session, json.dumps(facts) if facts else "", last))
+        out.append(batches)
+    for handle, (session, _, _) in sessions.items():  # sessions the last cases left open
+        out[-1].append((handle, session, "", True))
+    return out
 
 
-def _c_core(batches: list[tuple[int, str, str]]) -> int:
-    """Assert, drain every firing, delete: durable's C core with nothing per firing in Python."""
+def _c_core(batches: list[_CoreBatch]) -> int:
+    """Assert, drain every firing, delete when the engine would: durable's C core with nothing per
+    firing in Python."""
     firings = 0
-    for handle, session, batch in batches:
-        status = durable_rules_engine.assert_facts(handle, batch)
-        message = durable_rules_engine.start_action_for_state(handle, status[1])
-        while message:
-            firings += 1
-            message = durable_rules_engine.complete_and_start_action(handle, status[1])
-        durable_rules_engine.delete_state(handle, session)
+    for handle, session, batch, delete in batches:
+        if batch:
+            status = durable_rules_engine.assert_facts(handle, batch)
+            message = durable_rules_engine.start_action_for_state(handle, status[1])
+            while message:
+                firings += 1
+                message = durable_rules_engine.complete_and_start_action(handle, status[1])
+        if delete:
+            with contextlib.suppress(Exception):  # a session no fact was ever asserted in has no state
+                durable_rules_engine.delete_state(handle, session)
     return firings
 
 
@@ -294,7 +323,7 @@ def run_benchmark(
 
     prepared = [case_evaluator.prepare(case) for case in cases]
     prepared_host = [host_evaluator.prepare(case) for case in cases]
-    batches = [_c_core_batches(case_evaluator, item) for item in prepared]
+    batches = _c_core_batches(case_evaluator, prepared)
     full, full_host = full_with(case_evaluator), full_with(host_evaluator)
     paths: dict[str, Callable[[int], Any]] = {
         "full": lambda i: full(lines[i]),
