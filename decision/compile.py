@@ -87,6 +87,8 @@ class CompiledPolicy:
     """id of each count's filter -> the filter compiled under this policy's parameters."""
     case_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """(count, its three fact keys) for the counts worked out once per case."""
+    case_count_nodes: tuple[Count, ...] = ()
+    """The counts of `case_counts`, in their order."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """The same for the counts that compare with the candidate (worked out per context)."""
     case_nodes: frozenset[int] = frozenset()
@@ -412,6 +414,7 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         count_kinds={id(node): _per_context(node) for node in counts},
         count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
         case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
+        case_count_nodes=tuple(node for node in counts if not _per_context(node)),
         context_counts=tuple(keyed for keyed in _count_keys(counts) if _per_context(keyed[0])),
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
@@ -550,13 +553,22 @@ def _fact_counts(fact: dict[str, Any], counts: tuple[tuple[Count, str, str, str]
         fact[span_key] = high - low
 
 
+def _case_fact_counts(fact: dict[str, Any], policy: CompiledPolicy, evaluator: Evaluator) -> None:
+    """`_fact_counts` for the counts worked out once per case, in one pass (`case_count_ranges`)."""
+    ranges = evaluator.case_count_ranges(policy.case_count_nodes)
+    for (_, low_key, high_key, span_key), (low, high) in zip(policy.case_counts, ranges, strict=True):
+        fact[low_key] = low
+        fact[high_key] = high
+        fact[span_key] = high - low
+
+
 def engine_facts(contexts: list[Context], policy: CompiledPolicy, evaluators: list[Evaluator]) -> list[dict[str, Any]]:
     """The engine facts of a case's contexts, equal to `engine_fact` for each, with what is the same
     in every context (the case's own fields, the counts that do not compare with the candidate)
     worked out once per case rather than once per context."""
     shared: dict[str, Any] = {}
     _fact_values(shared, contexts[0].values, policy.case_plan)
-    _fact_counts(shared, policy.case_counts, evaluators[0])
+    _case_fact_counts(shared, policy, evaluators[0])
     facts = []
     for context, evaluator in zip(contexts, evaluators, strict=True):
         fact = {"k": context.kind, "ctx": context.index, **shared}
