@@ -16,9 +16,9 @@ from typing import Any
 
 from decision.alpha_stack import DURABLE_ALPHA_STACK, fact_keys, stack_bound
 from decision.case import using_vocabulary
-from decision.facts import CANDIDATE_PATHS, UNKNOWN, Context
+from decision.facts import CANDIDATE_PATHS
 from decision.fields import check_rules
-from decision.truth import Evaluator, ItemTest, compile_item
+from decision.truth import ItemTest, compile_item
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
 from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
 from knowledge.schema import PolicyParam, Rule
@@ -87,6 +87,8 @@ class CompiledPolicy:
     """id of each count's filter -> the filter compiled under this policy's parameters."""
     case_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """(count, its three fact keys) for the counts worked out once per case."""
+    case_keys: frozenset[str] = frozenset()
+    """The fact keys of `CaseFacts.common`: those of `case_plan` and `case_counts`."""
     case_count_nodes: tuple[Count, ...] = ()
     """The counts of `case_counts`, in their order."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
@@ -415,6 +417,10 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
         case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
         case_count_nodes=tuple(node for node in counts if not _per_context(node)),
+        case_keys=frozenset(
+            [key for key, path, _ in plan if not path.startswith(CANDIDATE_PATHS)]
+            + [key for keyed in _count_keys(counts) if not _per_context(keyed[0]) for key in keyed[1:]]
+        ),
         context_counts=tuple(keyed for keyed in _count_keys(counts) if _per_context(keyed[0])),
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
@@ -529,53 +535,4 @@ def _check_texts(knowledge: Knowledge) -> list[str]:
     return problems
 
 
-def engine_fact(context: Context, policy: CompiledPolicy, evaluator: Evaluator) -> dict[str, Any]:
-    """One engine fact: exactly the keys the policy's rules read, unknowns written as MISSING."""
-    return engine_facts([context], policy, [evaluator])[0]
-
-
-def _fact_values(fact: dict[str, Any], values: dict[str, Any], plan: tuple[tuple[str, str, str], ...]) -> None:
-    for key, path, member in plan:
-        value = values.get(path, UNKNOWN)
-        if value is UNKNOWN:
-            fact[key] = MISSING
-        elif member:
-            fact[key] = member in value
-        else:
-            fact[key] = value
-
-
-def _fact_counts(fact: dict[str, Any], counts: tuple[tuple[Count, str, str, str], ...], evaluator: Evaluator) -> None:
-    for node, low_key, high_key, span_key in counts:
-        low, high = evaluator.count_range(node)
-        fact[low_key] = low
-        fact[high_key] = high
-        fact[span_key] = high - low
-
-
-def _case_fact_counts(fact: dict[str, Any], policy: CompiledPolicy, evaluator: Evaluator) -> None:
-    """`_fact_counts` for the counts worked out once per case, in one pass (`case_count_ranges`)."""
-    ranges = evaluator.case_count_ranges(policy.case_count_nodes)
-    for (_, low_key, high_key, span_key), (low, high) in zip(policy.case_counts, ranges, strict=True):
-        fact[low_key] = low
-        fact[high_key] = high
-        fact[span_key] = high - low
-
-
-def engine_facts(contexts: list[Context], policy: CompiledPolicy, evaluators: list[Evaluator]) -> list[dict[str, Any]]:
-    """The engine facts of a case's contexts, equal to `engine_fact` for each, with what is the same
-    in every context (the case's own fields, the counts that do not compare with the candidate)
-    worked out once per case rather than once per context."""
-    shared: dict[str, Any] = {}
-    _fact_values(shared, contexts[0].values, policy.case_plan)
-    _case_fact_counts(shared, policy, evaluators[0])
-    facts = []
-    for context, evaluator in zip(contexts, evaluators, strict=True):
-        fact = {"k": context.kind, "ctx": context.index, **shared}
-        _fact_values(fact, context.values, policy.candidate_plan)
-        _fact_counts(fact, policy.context_counts, evaluator)
-        facts.append(fact)
-    return facts
-
-
-__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge", "engine_fact", "engine_facts"]
+__all__ = ["CompiledPolicy", "CompiledRule", "compile_knowledge"]

@@ -28,6 +28,7 @@ from typing import Any
 import durable_rules_engine
 import orjson
 
+from decision.case_facts import CaseFacts
 from decision.compile import SEEN_ACTION, CompiledPolicy
 
 Firing = tuple[str, int]
@@ -63,10 +64,22 @@ class _IdTaken(EngineError):
 class _Ruleset:
     """One ruleset registered in the C core: its handle, its rules' action names, its fact keys."""
 
-    def __init__(self, name: str, definition: dict[str, Any], keys: tuple[str, ...] | None, first: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        definition: dict[str, Any],
+        keys: tuple[str, ...] | None,
+        first: bool,
+        case_keys: frozenset[str] = frozenset(),
+    ) -> None:
         self.name = name
         self.first = first
         """Run first, over every context (CompiledPolicy.first_rulesets)."""
+        self.case_keys = tuple(key for key in keys or () if key in case_keys)
+        """Its keys held in `CaseFacts.common` (narrowed once per case); `own_keys` the rest."""
+        self.own_keys = tuple(key for key in keys or () if key not in case_keys)
+        self.pick_case = _picker(self.case_keys)
+        self.pick_own = _picker(self.own_keys)
         self.actions = {rule_name: str(rule["run"]) for rule_name, rule in definition.items()}
         rules = {rule_name: {k: v for k, v in rule.items() if k != "run"} for rule_name, rule in definition.items()}
         self.keys = keys
@@ -160,7 +173,13 @@ class RulesEngine:
             try:
                 for name, definition in policy.rulesets.items():
                     made.append(
-                        _Ruleset(name, definition, policy.ruleset_keys.get(name), name in policy.first_rulesets)
+                        _Ruleset(
+                            name,
+                            definition,
+                            policy.ruleset_keys.get(name),
+                            name in policy.first_rulesets,
+                            policy.case_keys,
+                        )
                     )
             except Exception as exc:  # none registered, or the policy would run with rules missing
                 for ruleset in made:
@@ -178,7 +197,7 @@ class RulesEngine:
     def _record(self, collected: set[Firing], action_name: str, ctx: int) -> None:
         collected.add((action_name, ctx))
 
-    def fire(self, policy_id: str, facts: list[dict[str, Any]], every_context: bool = False) -> set[Firing]:
+    def fire(self, policy_id: str, facts: CaseFacts | list[dict[str, Any]], every_context: bool = False) -> set[Firing]:
         """Assert the facts in a session of each ruleset; return what fired for which context.
 
         The policy's first rulesets (`CompiledPolicy.first_rulesets`) get every fact; the others
@@ -186,7 +205,9 @@ class RulesEngine:
         (`weighed_facts`): for a candidate no indication speaks for, the report names only what
         the first rulesets decide, and its facts were three quarters of the engine's work.
         `every_context`: every ruleset gets every fact (what each rule decides in every context,
-        as the differential tests check the compiled rules against the reference evaluator)."""
+        as the differential tests check the compiled rules against the reference evaluator).
+        `facts`: a case's `CaseFacts`, or whole facts (each holding every key its rules read)."""
+        case = facts if isinstance(facts, CaseFacts) else CaseFacts({}, facts)
         fired: set[Firing] = set()
         with self._lock:
             rulesets = self._registered(policy_id)
@@ -195,11 +216,14 @@ class RulesEngine:
                 self._kept_policy = policy_id
             for ruleset in rulesets:
                 if ruleset.first:
-                    fired |= self._fire_kept(ruleset, facts)
-            weighed = facts if every_context else weighed_facts(facts, fired, self._policies[policy_id].opening_actions)
+                    fired |= self._fire_kept(ruleset, [case])
+            if not every_context:
+                case = CaseFacts(
+                    case.common, weighed_facts(case.facts, fired, self._policies[policy_id].opening_actions)
+                )
             for ruleset in rulesets:
                 if not ruleset.first:
-                    fired |= self._fire_kept(ruleset, weighed)
+                    fired |= self._fire_kept(ruleset, [case])
         return fired
 
     def _drop_kept(self) -> None:
@@ -209,19 +233,22 @@ class RulesEngine:
                 if kept is not None:
                     self._delete(ruleset, kept, failing=True)
 
-    def fire_many(self, policy_id: str, cases: list[list[dict[str, Any]]]) -> list[set[Firing]]:
+    def fire_many(self, policy_id: str, cases: list[CaseFacts]) -> list[set[Firing]]:
         """`fire` for several cases at once, in one fresh session per ruleset: each case's contexts
         are numbered after the previous case's, so its firings are told apart and handed back per
         case. Facts never meet across cases (every rule reads a single fact), so each case fires
         exactly what `fire` would fire for it; the session and its serialisation are paid once."""
         owner: list[tuple[int, int]] = []
         offsets: list[int] = []
-        for number, facts in enumerate(cases):
+        for number, case in enumerate(cases):
             offsets.append(len(owner))
-            owner.extend((number, local) for local in range(len(facts)))
+            owner.extend((number, local) for local in range(len(case.facts)))
 
-        def batch(per_case: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-            return [{**fact, "ctx": offsets[n] + fact["ctx"]} for n, facts in enumerate(per_case) for fact in facts]
+        def batch(per_case: list[list[dict[str, Any]]]) -> list[CaseFacts]:
+            return [
+                CaseFacts(cases[n].common, [{**fact, "ctx": offsets[n] + fact["ctx"]} for fact in facts])
+                for n, facts in enumerate(per_case)
+            ]
 
         def by_case(fired: set[Firing]) -> list[set[Firing]]:
             out: list[set[Firing]] = [set() for _ in cases]
@@ -233,19 +260,19 @@ class RulesEngine:
         fired: set[Firing] = set()
         with self._lock:
             rulesets = self._registered(policy_id)
-            everything = batch(cases)
+            everything = batch([case.facts for case in cases])
             for ruleset in rulesets:
                 if ruleset.first:
                     fired |= self._fire_fresh(ruleset, everything)
             opening = self._policies[policy_id].opening_actions
             first = by_case(fired)
-            weighed = batch([weighed_facts(facts, first[n], opening) for n, facts in enumerate(cases)])
+            weighed = batch([weighed_facts(case.facts, first[n], opening) for n, case in enumerate(cases)])
             for ruleset in rulesets:
                 if not ruleset.first:
                     fired |= self._fire_fresh(ruleset, weighed)
         return by_case(fired)
 
-    def _fire_fresh(self, ruleset: _Ruleset, facts: list[dict[str, Any]], again: bool = True) -> set[Firing]:
+    def _fire_fresh(self, ruleset: _Ruleset, facts: list[CaseFacts], again: bool = True) -> set[Firing]:
         """The facts in a session of their own, deleted afterwards; run again once in another
         session if durable took a fact for one it held (see FACT_IDS)."""
         session = self._open()
@@ -278,7 +305,7 @@ class RulesEngine:
         finally:
             self._live_sessions -= 1
 
-    def _fire_kept(self, ruleset: _Ruleset, facts: list[dict[str, Any]]) -> set[Firing]:
+    def _fire_kept(self, ruleset: _Ruleset, facts: list[CaseFacts]) -> set[Firing]:
         """One case in the ruleset's kept session (a new one when none is kept); the session is
         deleted after SESSION_CASES cases, or at once if anything fails in it."""
         kept = self._kept.get(ruleset.handle)
@@ -296,27 +323,27 @@ class RulesEngine:
             del self._kept[ruleset.handle]
             self._delete(ruleset, kept, failing=True)
             raise
-        kept.base += 1 + max((int(fact["ctx"]) for fact in facts), default=-1)
+        kept.base += 1 + max((int(fact["ctx"]) for case in facts for fact in case.facts), default=-1)
         kept.cases += 1
         if kept.cases >= SESSION_CASES:
             del self._kept[ruleset.handle]
             self._delete(ruleset, kept)
         return fired
 
-    def _fire_one(self, ruleset: _Ruleset, facts: list[dict[str, Any]], session: _Session) -> set[Firing]:
+    def _fire_one(self, ruleset: _Ruleset, cases: list[CaseFacts], session: _Session) -> set[Firing]:
         """Assert the facts of the kinds the ruleset reads in `session`, their contexts numbered from
         the session's base there; the firings, with the facts' own context numbers. Raises
         EngineError (the session is then unusable)."""
         collected: set[Firing] = set()
         handle, base = ruleset.handle, session.base
-        facts = [fact for fact in facts if fact["k"] in ruleset.kinds]
-        if not facts:
+        chosen = [CaseFacts(case.common, [f for f in case.facts if f["k"] in ruleset.kinds]) for case in cases]
+        asserted = {int(fact["ctx"]) for case in chosen for fact in case.facts}
+        if not asserted:
             return collected
-        asserted = {int(fact["ctx"]) for fact in facts}
         if base + max(asserted) >= FACT_IDS:
             raise EngineError(f"more than {FACT_IDS:,} contexts in one engine session")
         try:
-            batch = orjson.dumps([_engine_fact(fact, session.name, ruleset, base) for fact in facts]).decode()
+            batch = payload(ruleset, chosen, session.name, base)
             session.started = True
             status = durable_rules_engine.assert_facts(handle, batch)
             if status[0] == _OBSERVED:
@@ -382,17 +409,29 @@ def _picker(keys: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]
     return operator.itemgetter(*keys)
 
 
-def _engine_fact(fact: dict[str, Any], session: str, ruleset: _Ruleset, base: int) -> dict[str, Any]:
-    """The fact as one ruleset sees it: `ctx` first (see `_firing`; numbered from `base` in its
-    session), the session, and only the keys the ruleset reads (a durable-rules fact holds at most
-    255 properties)."""
-    ctx = fact["ctx"] + base
-    narrowed = {"ctx": ctx, "id": ctx, "sid": session, "k": fact["k"]}
-    if ruleset.keys is None:
-        narrowed.update((key, value) for key, value in fact.items() if key not in narrowed)
-    else:
-        narrowed.update(zip(ruleset.keys, ruleset.pick(fact), strict=True))
-    return narrowed
+def payload(ruleset: _Ruleset, cases: list[CaseFacts], session: str, base: int) -> str:
+    """The facts as one ruleset sees them, as the JSON array durable asserts: each fact's `ctx`
+    first (see `_firing`; numbered from `base` in its session), its id, the session, its kind, and
+    only the keys the ruleset reads (a durable-rules fact holds at most 255 properties). A case's
+    common keys are narrowed and serialised once, and spliced into each of its facts' text."""
+    texts: list[bytes] = []
+    for case in cases:
+        common = b""
+        if ruleset.keys is not None and case.common:
+            common = orjson.dumps(dict(zip(ruleset.case_keys, ruleset.pick_case(case.common), strict=True)))[1:-1]
+        for fact in case.facts:
+            ctx = fact["ctx"] + base
+            narrowed = {"ctx": ctx, "id": ctx, "sid": session, "k": fact["k"]}
+            if ruleset.keys is None:  # every key of the whole fact
+                whole = {**case.common, **fact}
+                narrowed.update((key, value) for key, value in whole.items() if key not in narrowed)
+            elif case.common:
+                narrowed.update(zip(ruleset.own_keys, ruleset.pick_own(fact), strict=True))
+            else:  # whole facts: every key the ruleset reads is the fact's own
+                narrowed.update(zip(ruleset.keys, ruleset.pick(fact), strict=True))
+            text = orjson.dumps(narrowed)
+            texts.append(text[:-1] + b"," + common + b"}" if common else text)
+    return (b"[" + b",".join(texts) + b"]").decode()
 
 
 _HEAD = re.compile(r'\{"([^"\\]*)":\{"m":\{"ctx":([0-9]+),').match

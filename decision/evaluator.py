@@ -15,7 +15,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from decision.case import Case, using_vocabulary
-from decision.compile import CompiledPolicy, compile_knowledge, engine_facts
+from decision.case_facts import CaseFacts, engine_facts
+from decision.compile import CompiledPolicy, compile_knowledge
 from decision.contexts import build_contexts
 from decision.engine import RulesEngine
 from decision.facts import Context
@@ -69,7 +70,7 @@ class PreparedCase:
     policy: CompiledPolicy
     contexts: list[Context]
     evaluators: list[Evaluator]
-    facts: list[dict[str, Any]]
+    facts: CaseFacts
 
 
 class CaseEvaluator:

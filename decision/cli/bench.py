@@ -37,10 +37,11 @@ from typing import Any
 import durable_rules_engine
 from durable.engine import Host
 
+from decision.case_facts import CaseFacts
 from decision.cli.batch import evaluate_line, numbered, run_dask, run_serial, run_workers
 from decision.cli.casegen import generate_cases
 from decision.compile import SEEN_ACTION, CompiledPolicy
-from decision.engine import SESSION_CASES, EngineError, RulesEngine, weighed_facts
+from decision.engine import SESSION_CASES, EngineError, RulesEngine, payload, weighed_facts
 from decision.evaluator import CaseEvaluator, InvalidCase, default_evaluator
 from decision.explain import to_text
 from decision.reference import reference_evaluate
@@ -83,8 +84,12 @@ class _HostEngine(RulesEngine):
             for name, definition in policy.rulesets.items():
                 self._host.register_rulesets({name: json.loads(json.dumps(definition))})
 
-    def fire(self, policy_id: str, facts: list[dict[str, Any]], every_context: bool = True) -> set[tuple[str, int]]:
-        """Every fact through every ruleset, as before issue 17 (`every_context` is always so)."""
+    def fire(
+        self, policy_id: str, facts: CaseFacts | list[dict[str, Any]], every_context: bool = True
+    ) -> set[tuple[str, int]]:
+        """Every whole fact through every ruleset, as before issue 17 (`every_context` is always so)."""
+        if isinstance(facts, CaseFacts):
+            facts = _whole(facts)
         fired: set[tuple[str, int]] = set()
         with self._lock:
             for ruleset in self._names[policy_id]:
@@ -108,6 +113,11 @@ class _HostEngine(RulesEngine):
             durable_rules_engine.delete_ruleset(ruleset._handle)
         self._host._ruleset_list.clear()
         self._host._ruleset_directory.clear()
+
+
+def _whole(case: CaseFacts) -> list[dict[str, Any]]:
+    """Each context's whole fact, as the engine was handed them before issue 17."""
+    return [{**case.common, **fact} for fact in case.facts]
 
 
 def _narrow(fact: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -140,22 +150,19 @@ def _c_core_batches(case_evaluator: CaseEvaluator, prepared: list[Any]) -> list[
     for item in prepared:
         policy = case_evaluator.policies[item.policy_id]
         fired = engine.fire(item.policy_id, item.facts)
-        weighed = weighed_facts(item.facts, fired, policy.opening_actions)
+        weighed = CaseFacts(item.facts.common, weighed_facts(item.facts.facts, fired, policy.opening_actions))
         batches: list[_CoreBatch] = []
         for ruleset in engine.register(item.policy_id):
             session, base, served = sessions.get(ruleset.handle) or (f"c{next(engine._sessions)}", 0, 0)
-            facts = [
-                {"ctx": f["ctx"] + base, "id": f["ctx"] + base, "sid": session, "k": f["k"]}
-                | {k: f[k] for k in ruleset.keys or ()}
-                for f in (item.facts if ruleset.first else weighed)
-                if f["k"] in ruleset.kinds
-            ]
+            case = item.facts if ruleset.first else weighed
+            chosen = CaseFacts(case.common, [f for f in case.facts if f["k"] in ruleset.kinds])
             last = served + 1 >= SESSION_CASES
-            sessions[ruleset.handle] = (session, base + len(item.facts), served + 1)
+            sessions[ruleset.handle] = (session, base + len(item.facts.facts), served + 1)
             if last:
                 del sessions[ruleset.handle]
-            if facts or last:
-                batches.append((ruleset.handle, session, json.dumps(facts) if facts else "", last))
+            if chosen.facts or last:
+                text = payload(ruleset, [chosen], session, base) if chosen.facts else ""
+                batches.append((ruleset.handle, session, text, last))
         out.append(batches)
     for handle, (session, _, _) in sessions.items():  # sessions the last cases left open
         out[-1].append((handle, session, "", True))
@@ -323,13 +330,14 @@ def run_benchmark(
 
     prepared = [case_evaluator.prepare(case) for case in cases]
     prepared_host = [host_evaluator.prepare(case) for case in cases]
+    host_facts = [_whole(item.facts) for item in prepared_host]  # whole facts, as before issue 17
     batches = _c_core_batches(case_evaluator, prepared)
     full, full_host = full_with(case_evaluator), full_with(host_evaluator)
     paths: dict[str, Callable[[int], Any]] = {
         "full": lambda i: full(lines[i]),
         "full_host": lambda i: full_host(lines[i]),
         "floor": lambda i: case_evaluator.engine.fire(prepared[i].policy_id, prepared[i].facts),
-        "floor_host": lambda i: host_evaluator.engine.fire(prepared_host[i].policy_id, prepared_host[i].facts),
+        "floor_host": lambda i: host_evaluator.engine.fire(prepared_host[i].policy_id, host_facts[i]),
         "c_core": lambda i: _c_core(batches[i]),
         "reference": lambda i: reference(lines[i]),
     }

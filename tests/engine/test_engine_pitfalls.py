@@ -250,7 +250,7 @@ def test_the_engine_has_no_background_timer_threads() -> None:
 
 def test_engine_facts_carry_every_key_the_rules_read() -> None:
     from decision.case import Case
-    from decision.compile import engine_fact
+    from decision.case_facts import engine_fact
     from decision.contexts import build_contexts
     from decision.truth import Evaluator
 
