@@ -26,7 +26,7 @@ from decision.report import (
 from decision.rule_text import rule_text
 from decision.truth import RISK_FIELDS, Evaluator, candidate_fields, dedupe
 from decision.wording import not_met_text, undecided_text
-from knowledge.conditions import AllOf, Compare, ConditionNode, Count, walk
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, NotOf, walk
 from knowledge.loader import Knowledge
 from knowledge.schema import Rule, Vocabulary
 
@@ -68,6 +68,31 @@ def _effect_kind(rule: Rule) -> ReasonKind:
     if then.guidance:
         return "guidance"
     return "warning"
+
+
+SETTLED_KEPT = 50_000
+"""The most undecided rules remembered from case to case (`VerdictBuilder._settled_rule`); the store
+starts again when full, so a long run's memory stays bounded."""
+
+
+def _context_reads(node: ConditionNode) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The context fields a condition reads outside count filters, and the lists it counts."""
+    fields: set[str] = set()
+    lists: set[str] = set()
+
+    def visit(part: ConditionNode) -> None:
+        if isinstance(part, (AllOf, AnyOf)):
+            for child in part.items:
+                visit(child)
+        elif isinstance(part, NotOf):
+            visit(part.item)
+        elif isinstance(part, Count):
+            lists.add(part.list)
+        else:
+            fields.add(part.field)
+
+    visit(node)
+    return tuple(sorted(fields)), tuple(sorted(lists))
 
 
 def targets_procedure(node: ConditionNode, procedure: str) -> bool:
@@ -141,6 +166,8 @@ class VerdictBuilder:
         self._indications: dict[str, list[CompiledRule]] = {}
         self._words: PerObject[Vocabulary, dict[tuple[Any, ...], str]] = PerObject(lambda vocab: {})
         self._candidate_fields = {c.entry.rule.id: candidate_fields(c.entry.rule.when) for c in policy.rules}
+        self._reads = {c.entry.rule.id: _context_reads(c.entry.rule.when) for c in policy.rules}
+        self._settled: PerObject[Vocabulary, dict[Any, _Undecided]] = PerObject(lambda vocab: {})
 
     def _reason(
         self,
@@ -197,6 +224,9 @@ class VerdictBuilder:
         out once for each set of values of the candidate fields it reads (`candidate_fields`), not
         once per candidate."""
         rule = compiled.entry.rule
+        settled = self._settled_rule(compiled, evaluator, changes_status)
+        if settled is not None:
+            return settled
         fields_read = self._candidate_fields[rule.id]
         key: Any = None
         if fields_read is not None:
@@ -206,14 +236,48 @@ class VerdictBuilder:
             found = undecided.get(key)
             if found is not None:
                 return found
+        asked, reason = self._work_out(compiled, evaluator, changes_status)
+        if key is not None:
+            undecided[key] = (asked, reason)
+        return asked, reason
+
+    def _settled_rule(self, compiled: CompiledRule, evaluator: Evaluator, changes_status: bool) -> _Undecided | None:
+        """`_undecided_rule` remembered from case to case when no list the rule counts has an entry
+        (each is unknown or empty): what it asks then follows from the values of the fields it
+        reads, whether each list is unknown, and the bleeding-risk questions if it reads the risk
+        class. A case whose medication list is unknown leaves every hold rule undecided, the same
+        way in case after case. None: a counted list has entries (their own fields decide)."""
+        rule_id = compiled.entry.rule.id
+        fields_read, lists_read = self._reads[rule_id]
+        context = evaluator.context
+        if any(context.lists.get(name) for name in lists_read):
+            return None
+        values = context.values
+        key = (
+            rule_id,
+            tuple(values.get(name, UNKNOWN) for name in fields_read),
+            tuple(context.lists.get(name) is None for name in lists_read),
+            context.risk_questions if RISK_FIELDS.intersection(fields_read) else (),
+        )
+        settled = self._settled(vocabulary())  # its reason names the fields in that vocabulary's words
+        try:
+            found = settled.get(key)
+        except TypeError:  # a value that cannot be a key: worked out as for a list with entries
+            return None
+        if found is None:
+            if len(settled) >= SETTLED_KEPT:
+                settled.clear()
+            found = settled[key] = self._work_out(compiled, evaluator, changes_status)
+        return found
+
+    def _work_out(self, compiled: CompiledRule, evaluator: Evaluator, changes_status: bool) -> _Undecided:
+        rule = compiled.entry.rule
         fields = dedupe(evaluator.unknown_fields(rule.when))
         asked = (
             [(path, compiled, self._entries(evaluator, rule, path, "U")) for path in fields] if changes_status else []
         )
         text = self._undecided_text(self.texts[rule.id].title, fields)
         reason = self._reason(rule, "unknown", "needs_information" if changes_status else None, fields, text)
-        if key is not None:
-            undecided[key] = (asked, reason)
         return asked, reason
 
     def _outcome(

@@ -1,0 +1,52 @@
+"""Nothing one case leaves behind changes another case's report.
+
+An evaluator keeps engine sessions for several cases in turn and remembers worked-out words and
+undecided rules from case to case. Each report must be what a verdict built afresh for that case
+alone gives, whatever was evaluated before it, under every policy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from decision.cli.casegen import generate_cases
+from decision.evaluator import CaseEvaluator, default_evaluator
+from decision.verdict import VerdictBuilder
+
+HOLD_OPEN = {
+    "assessment_date": "2026-11-01",
+    "medications": None,  # every hold rule undecided
+    "symptoms": {"pain_pattern": "radicular", "duration_weeks": 10, "pain_score": 7},
+    "conservative_care": {"weeks": 8, "failed": True},
+    "imaging": [{"modality": "mri", "date": "2026-10-01", "concordant": True}],
+}
+RISK_BY_LEVEL = {  # the class is unknown because the levels are (asked as diagnoses.levels)
+    **HOLD_OPEN,
+    "comorbidities": {"bleeding_disorder": False, "renal_disease": False, "liver_disease": False},
+    "diagnoses": [{"condition": "herniated_disc", "region": "lumbar", "side": "left", "prior_surgery_at_site": False}],
+}
+RISK_BY_FACTORS = {  # the class is unknown because a patient factor is
+    **HOLD_OPEN,
+    "diagnoses": [
+        {"condition": "herniated_disc", "region": "lumbar", "side": "left", "levels": ["L4-L5"]},
+    ],
+}
+
+
+def _fresh(evaluator: CaseEvaluator, case: dict[str, Any], policy: str | None) -> str:
+    prepared = evaluator.prepare(case, policy)
+    firings = evaluator.engine.fire(prepared.policy_id, prepared.facts)
+    builder = VerdictBuilder(evaluator.knowledge, prepared.policy, evaluator.version)
+    return builder.build(prepared.case.case_id, prepared.contexts, firings, prepared.evaluators).model_dump_json()
+
+
+@pytest.mark.parametrize("policy", ["clinic", "asipp", "nice", "cms"])
+def test_each_report_is_what_the_case_alone_gives(policy: str) -> None:
+    evaluator = default_evaluator()
+    generated = list(generate_cases(evaluator.knowledge, 120, seed=17))
+    cases = [RISK_BY_FACTORS, RISK_BY_LEVEL, *generated, RISK_BY_LEVEL, RISK_BY_FACTORS]
+    for number, case in enumerate(cases):
+        shared = evaluator.evaluate(case, policy).model_dump_json()
+        assert shared == _fresh(evaluator, case, policy), f"case {number} after {number} others"
