@@ -89,6 +89,9 @@ class CompiledPolicy:
     """(count, its three fact keys) for the counts worked out once per case."""
     case_keys: frozenset[str] = frozenset()
     """The fact keys of `CaseFacts.common`: those of `case_plan` and `case_counts`."""
+    count_lookups: dict[int, tuple[str, Any]] = field(default_factory=dict)
+    """id of a count -> (item field, value) when its filter holds only for items whose field equals
+    the value or is unknown (`lookup_of`): such a count tests only those items."""
     case_count_nodes: tuple[Count, ...] = ()
     """The counts of `case_counts`, in their order."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
@@ -322,6 +325,22 @@ class _Translator:
         return _and(*not_deciding, _or(*unknowns))
 
 
+def lookup_of(where: ConditionNode, params: dict[str, Any]) -> tuple[str, Any] | None:
+    """(item field, value) when a list filter can hold only for an item whose field equals the
+    value or is unknown: the filter is that comparison, or all of several parts one of which is.
+    Any other item fails it (its field is known and different), so a count need not test it."""
+    parts = where.items if isinstance(where, AllOf) else (where,)
+    for part in parts:
+        if isinstance(part, Compare) and part.op == "eq":
+            value = params[part.value.param] if isinstance(part.value, ParamRef) else part.value
+            try:
+                hash(value)
+            except TypeError:
+                continue
+            return part.field, value
+    return None
+
+
 def weighs_candidate(rule: Rule) -> bool:
     """An indication: met or left undecided, it makes its candidate weighed (decision.verdict);
     a candidate none speaks for is not indicated, whatever else holds."""
@@ -415,6 +434,9 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         candidate_plan=tuple(step for step in plan if step[1].startswith(CANDIDATE_PATHS)),
         count_kinds={id(node): _per_context(node) for node in counts},
         count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
+        count_lookups={
+            id(node): found for node in counts if node.where is not None and (found := lookup_of(node.where, values))
+        },
         case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
         case_count_nodes=tuple(node for node in counts if not _per_context(node)),
         case_keys=frozenset(

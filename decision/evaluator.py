@@ -104,7 +104,9 @@ class CaseEvaluator:
         case_memo: dict[int, Any] = {}
         shared = SharedMemo(compiled.case_nodes)
         evaluators = [
-            Evaluator(context, params, case_memo, compiled.count_kinds, compiled.count_tests, shared)
+            Evaluator(
+                context, params, case_memo, compiled.count_kinds, compiled.count_tests, shared, compiled.count_lookups
+            )
             for context in contexts
         ]
         facts = engine_facts(contexts, compiled, evaluators)

@@ -194,6 +194,7 @@ class Evaluator:
         count_kinds: Mapping[int, bool] | None = None,
         count_tests: Mapping[int, ItemTest] | None = None,
         shared: SharedMemo | None = None,
+        count_lookups: Mapping[int, tuple[str, Any]] | None = None,
     ) -> None:
         """`case_memo` is shared by the evaluators of one case: a count whose filter never compares
         with the candidate is the same in every context, so it is worked out once per case.
@@ -213,6 +214,7 @@ class Evaluator:
         self._fields: dict[int, list[str]] | None = None if count_kinds is None else {}
         self._tests: Mapping[int, ItemTest] = count_tests or {}
         self._shared = shared if self._truths is not None else None
+        self._lookups: Mapping[int, tuple[str, Any]] = count_lookups or {}
 
     # -- items of a case list -------------------------------------------------------------
     def item(self, node: ConditionNode, item: Mapping[str, Any]) -> Truth:
@@ -271,7 +273,8 @@ class Evaluator:
         """`count_range` of each count, in one pass, for counts that are the same in every context
         of the case (compiled so: `count_kinds` False). A case has some 80 of them, most over a
         list that is unknown or empty, and calling `count_range` for each was most of their cost."""
-        memo, lists, kinds = self._case_memo, self.context.lists, self._kinds
+        memo, lists, kinds, lookups = self._case_memo, self.context.lists, self._kinds, self._lookups
+        indexes: dict[tuple[str, str], tuple[dict[Any, list[Mapping[str, Any]]], list[Mapping[str, Any]]]] = {}
         out: list[tuple[int, int]] = []
         for node in nodes:
             key = id(node)
@@ -285,11 +288,52 @@ class Evaluator:
                     found = (0, UNBOUNDED)
                 elif node.where is None or not items:
                     found = (len(items), len(items))
+                elif key in lookups:
+                    found = self._count_looked_up(node, items, lookups[key], indexes)
                 else:
                     found = self._count(node)
                 memo[key] = found
             out.append(found)
         return out
+
+    def _count_looked_up(
+        self,
+        node: Count,
+        items: Sequence[Mapping[str, Any]],
+        lookup: tuple[str, Any],
+        indexes: dict[tuple[str, str], tuple[dict[Any, list[Mapping[str, Any]]], list[Mapping[str, Any]]]],
+    ) -> tuple[int, int]:
+        """`_count` testing only the items whose field (`lookup`, `lookup_of`) equals the value or
+        is unknown: the hold rules' 70-odd counts over the medication list each name one drug, and
+        testing every entry for each was most of a case's counting. The list is indexed by that
+        field once per case."""
+        field_name, value = lookup
+        index = indexes.get((node.list, field_name))
+        if index is None:
+            by_value: dict[Any, list[Mapping[str, Any]]] = {}
+            always: list[Mapping[str, Any]] = []  # unknown, or a value no index can hold
+            for item in items:
+                actual = item.get(field_name)
+                try:
+                    if actual is None:
+                        raise TypeError
+                    by_value.setdefault(actual, []).append(item)
+                except TypeError:
+                    always.append(item)
+            index = indexes[(node.list, field_name)] = (by_value, always)
+        by_value, always = index
+        where = node.where
+        assert where is not None
+        test = self._tests.get(id(where))
+        low = high = 0
+        for item in (*by_value.get(value, ()), *always):
+            result = self.item(where, item) if test is None else test(item, self)
+            if result == "T":
+                low += 1
+                high += 1
+            elif result == "U":
+                high += 1
+        return low, high
 
     def _count(self, node: Count) -> tuple[int, int]:
         items = self.context.lists.get(node.list)
