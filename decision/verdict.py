@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from decision.case import vocabulary
@@ -23,6 +22,7 @@ from decision.report import (
     Status,
     status_rank,
 )
+from decision.report_parts import Outcome, findings, fired_rules, merged_candidates, no_guideline_reason
 from decision.rule_text import rule_text
 from decision.truth import RISK_FIELDS, Evaluator, candidate_fields, dedupe
 from decision.wording import not_met_text, undecided_text
@@ -75,10 +75,11 @@ SETTLED_KEPT = 50_000
 starts again when full, so a long run's memory stays bounded."""
 
 
-def _context_reads(node: ConditionNode) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The context fields a condition reads outside count filters, and the lists it counts."""
+def _outer_reads(node: ConditionNode) -> tuple[tuple[str, ...], tuple[Count, ...]]:
+    """The context fields a condition reads outside count filters, and its counts: the truth of
+    every part follows from those fields' values and those counts' ranges."""
     fields: set[str] = set()
-    lists: set[str] = set()
+    counts: list[Count] = []
 
     def visit(part: ConditionNode) -> None:
         if isinstance(part, (AllOf, AnyOf)):
@@ -87,12 +88,12 @@ def _context_reads(node: ConditionNode) -> tuple[tuple[str, ...], tuple[str, ...
         elif isinstance(part, NotOf):
             visit(part.item)
         elif isinstance(part, Count):
-            lists.add(part.list)
+            counts.append(part)
         else:
             fields.add(part.field)
 
     visit(node)
-    return tuple(sorted(fields)), tuple(sorted(lists))
+    return tuple(sorted(fields)), tuple(counts)
 
 
 def targets_procedure(node: ConditionNode, procedure: str) -> bool:
@@ -110,19 +111,6 @@ def targets_procedure(node: ConditionNode, procedure: str) -> bool:
 
 _Undecided = tuple[list[tuple[str, CompiledRule, tuple[str, ...]]], dict[str, Any]]
 """An undecided rule's questions (field, rule, list entries concerned) and its reason."""
-
-
-@dataclass
-class _Outcome:
-    """What happened to one candidate context."""
-
-    context: Context
-    status: Status
-    reasons: list[dict[str, Any]]  # Reason fields
-    guidance: list[str]
-    relevant: bool  # weighed for real: an indication was met or undecided
-    missing: list[tuple[str, CompiledRule, tuple[str, ...]]] = field(default_factory=list)
-    plans: list[dict[str, Any]] = field(default_factory=list)  # HoldPlanStep fields
 
 
 def entries_concerned(
@@ -166,7 +154,28 @@ class VerdictBuilder:
         self._indications: dict[str, list[CompiledRule]] = {}
         self._words: PerObject[Vocabulary, dict[tuple[Any, ...], str]] = PerObject(lambda vocab: {})
         self._candidate_fields = {c.entry.rule.id: candidate_fields(c.entry.rule.when) for c in policy.rules}
-        self._reads = {c.entry.rule.id: _context_reads(c.entry.rule.when) for c in policy.rules}
+        self._outer_reads = {c.entry.rule.id: _outer_reads(c.entry.rule.when) for c in policy.rules}
+        self._reads = {
+            rule_id: (fields, tuple(sorted({node.list for node in counts})))
+            for rule_id, (fields, counts) in self._outer_reads.items()
+        }
+        self._not_met: PerObject[Vocabulary, dict[Any, dict[str, Any] | None]] = PerObject(lambda vocab: {})
+        window = self.params.get("repeat_window_months")
+        self._steroids = (  # built once: it is the same count for every case under this policy
+            None
+            if window is None
+            else Count(
+                list="prior_injections",
+                where=AllOf(
+                    items=(
+                        Compare(field="steroid", op="eq", value=True),
+                        Compare(field="date", op="within_months", value=int(window)),
+                    )
+                ),
+                op="gte",
+                value=1,
+            )
+        )
         self._settled: PerObject[Vocabulary, dict[Any, _Undecided]] = PerObject(lambda vocab: {})
 
     def _reason(
@@ -286,7 +295,7 @@ class VerdictBuilder:
         fired: list[tuple[CompiledRule, str]],
         evaluator: Evaluator,
         undecided: dict[Any, _Undecided],
-    ) -> _Outcome:
+    ) -> Outcome:
         # weighs_candidate: the engine runs a candidate's later rulesets only when one of these fired
         indication_true = [c for c, t in fired if t == "T" and weighs_candidate(c.entry.rule)]
         indication_unknown = [c for c, t in fired if t == "U" and weighs_candidate(c.entry.rule)]
@@ -334,9 +343,9 @@ class VerdictBuilder:
         open_status = status not in ("not_indicated", "contraindicated")
         guidance = self._guidance(guidance_rules) if open_status else []
         plans = sorted(plans, key=lambda p: (p["medication"], p["rule_id"])) if open_status else []
-        return _Outcome(context, status, reasons, guidance, relevant, missing, plans)
+        return Outcome(context, status, reasons, guidance, relevant, missing, plans)
 
-    def _not_weighed(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> _Outcome:
+    def _not_weighed(self, context: Context, fired: list[tuple[CompiledRule, str]], evaluator: Evaluator) -> Outcome:
         """A candidate no indication speaks for: not indicated, and the report says why (the
         indications not met, and any rule that rules it out as not indicated), nothing more. Its
         other rules (an unknown medication list leaves every hold rule undecided in every context)
@@ -349,7 +358,7 @@ class VerdictBuilder:
         ]
         reasons += self._why_not(context, evaluator)
         reasons.sort(key=lambda r: (_KIND_ORDER[r["kind"]], r["rule_id"]))
-        return _Outcome(context, "not_indicated", reasons, [], False)
+        return Outcome(context, "not_indicated", reasons, [], False)
 
     def _plan(self, rule: Rule) -> dict[str, Any]:
         """A `HoldPlanStep` as the dict it is validated from with the whole report."""
@@ -373,16 +382,42 @@ class VerdictBuilder:
         }
 
     def _why_not(self, context: Context, evaluator: Evaluator) -> list[dict[str, Any]]:
+        """The indications for the candidate's procedure that are not met, each with the parts of
+        its condition that failed. Which parts fail follows from the values of the fields the
+        condition reads and the ranges of its counts, so the reason is remembered from candidate to
+        candidate and case to case under those (per vocabulary: it is worded in its terms)."""
         assert context.option is not None
         out: list[dict[str, Any]] = []
+        kept = self._not_met(vocabulary())
+        values = context.values
         for compiled in self._indications_for(context.option.procedure):
             rule = compiled.entry.rule
-            unmet = evaluator.unmet(rule.when)
-            if not unmet:
-                continue
-            text = self._not_met_text(rule, unmet)
-            out.append(self._reason(rule, "not_met", None, text=text))
+            fields_read, counts = self._outer_reads[rule.id]
+            key = (
+                rule.id,
+                tuple(values.get(name, UNKNOWN) for name in fields_read),
+                tuple(evaluator.count_range(node) for node in counts),
+            )
+            try:
+                known = key in kept
+            except TypeError:  # a value that cannot be a key
+                found = self._why_not_rule(rule, evaluator)
+            else:
+                if known:
+                    found = kept[key]
+                else:
+                    if len(kept) >= SETTLED_KEPT:
+                        kept.clear()
+                    found = kept[key] = self._why_not_rule(rule, evaluator)
+            if found is not None:
+                out.append(found)
         return out
+
+    def _why_not_rule(self, rule: Rule, evaluator: Evaluator) -> dict[str, Any] | None:
+        unmet = evaluator.unmet(rule.when)
+        if not unmet:
+            return None
+        return self._reason(rule, "not_met", None, text=self._not_met_text(rule, unmet))
 
     def _indications_for(self, procedure: str) -> list[CompiledRule]:
         """The indication rules that can speak of a procedure, in knowledge order (found once)."""
@@ -428,14 +463,14 @@ class VerdictBuilder:
             per_context[ctx].append(self.by_action[action])
         case_fired = per_context.get(0, [])
         undecided: dict[Any, _Undecided] = {}
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         for context in contexts[1:]:
             outcomes.append(
                 self._outcome(
                     context, per_context.get(context.index, []) + case_fired, evaluators[context.index], undecided
                 )
             )
-        candidates = self._merge(outcomes)
+        candidates = merged_candidates(outcomes, self.knowledge)
         # The report is validated once, whole, from plain dicts: validating its parts one by one
         # as they were built was about a third of the verdict's time.
         return Report.model_validate(
@@ -447,15 +482,17 @@ class VerdictBuilder:
                 "policy_title": self.knowledge.policies[self.policy.policy_id].title,
                 "engine_version": self.engine_version,
                 "candidates": candidates,
-                "contraindications": self._findings(
-                    outcomes, per_context, lambda r: r.then.contraindication is not None
+                "contraindications": findings(
+                    outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.contraindication is not None
                 ),
-                "warnings": self._findings(outcomes, per_context, lambda r: r.then.warning),
+                "warnings": findings(outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.warning),
                 "missing_information": self._missing(outcomes, case_fired, evaluators[0]),
-                "fired_rules": self._fired_rules(outcomes, per_context),
-                "red_flags": self._findings(outcomes, per_context, lambda r: r.then.red_flag, case_only=True),
+                "fired_rules": fired_rules(outcomes, per_context),
+                "red_flags": findings(
+                    outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.red_flag, case_only=True
+                ),
                 "no_guideline_applies": len(contexts) == 1,
-                "no_guideline_reason": self._no_guideline_reason(contexts),
+                "no_guideline_reason": no_guideline_reason(contexts),
                 "steroid_injections": self._steroid_count(contexts[0], evaluators[0]),
             }
         )
@@ -463,99 +500,17 @@ class VerdictBuilder:
     def _steroid_count(self, case_context: Context, evaluator: Evaluator) -> dict[str, Any] | None:
         """All regions together, over the policy's repeat window (the rules limit them region by region)."""
         window = self.params.get("repeat_window_months")
-        if window is None or case_context.lists.get("prior_injections") is None:
+        if window is None or self._steroids is None or case_context.lists.get("prior_injections") is None:
             return None
-        where = AllOf(
-            items=(
-                Compare(field="steroid", op="eq", value=True),
-                Compare(field="date", op="within_months", value=int(window)),
-            )
-        )
-        low, high = evaluator.count_range(Count(list="prior_injections", where=where, op="gte", value=1))
+        low, high = evaluator.count_range(self._steroids)
         uncertain = high - low
         text = f"{low} steroid injection{'s' if low != 1 else ''} in the last {window} months, all regions together"
         if uncertain:
             text += f"; {uncertain} more recorded without a date or without saying whether steroid was given"
         return {"window_months": int(window), "counted": low, "uncertain": uncertain, "text": text + "."}
 
-    @staticmethod
-    def _fired_rules(outcomes: list[_Outcome], per_context: dict[int, list[tuple[CompiledRule, str]]]) -> list[str]:
-        """Rules met for the whole case, for candidates really weighed, or that ruled a candidate out."""
-        fired = {c.entry.rule.id for c, t in per_context.get(0, []) if t == "T"}
-        for outcome in outcomes:
-            for compiled, truth in per_context.get(outcome.context.index, []):
-                rule = compiled.entry.rule
-                if truth == "T" and (outcome.relevant or speaks_unweighed(rule)):
-                    fired.add(rule.id)
-        return sorted(fired)
-
-    def _merge(self, outcomes: list[_Outcome]) -> list[dict[str, Any]]:
-        """One candidate per (procedure, approach, region): the best-supported diagnosis speaks for it."""
-        groups: dict[Any, list[_Outcome]] = defaultdict(list)
-        for outcome in outcomes:
-            groups[outcome.context.key].append(outcome)
-        merged: list[dict[str, Any]] = []  # ReportCandidate fields
-        for key, group in groups.items():
-            best = min(group, key=lambda o: (status_rank(o.status), o.context.index))
-            levels = sorted({lvl for o in group if o.status == best.status for lvl in o.context.levels})
-            merged.append(
-                {
-                    "procedure": key.procedure,
-                    "approach": key.approach,
-                    "region": key.region,
-                    "levels": levels,
-                    "bleeding_risk": _known(best.context.values.get("candidate.bleeding_risk")),
-                    "guidance": best.guidance,
-                    "status": best.status,
-                    "reasons": best.reasons,
-                    "antithrombotic_plan": best.plans,
-                }
-            )
-        position = {(o.procedure, o.approach): i for i, o in enumerate(self.knowledge.options)}
-        merged.sort(
-            key=lambda c: (
-                status_rank(c["status"]),
-                position.get((c["procedure"], c["approach"]), 0),
-                c["region"] or "",
-            )
-        )
-        return merged
-
-    def _findings(
-        self,
-        outcomes: list[_Outcome],
-        per_context: dict[int, list[tuple[CompiledRule, str]]],
-        select: Any,
-        case_only: bool = False,
-    ) -> list[dict[str, Any]]:  # Finding fields
-        found: dict[str, set[str]] = {}
-        for compiled, truth in per_context.get(0, []):
-            if truth == "T" and select(compiled.entry.rule):
-                found.setdefault(compiled.entry.rule.id, set())
-        for outcome in outcomes:
-            if not outcome.relevant or case_only or outcome.context.key is None:
-                continue
-            for compiled, truth in per_context.get(outcome.context.index, []):
-                if truth == "T" and select(compiled.entry.rule):
-                    found.setdefault(compiled.entry.rule.id, set()).add(outcome.context.key.label())
-        out: list[dict[str, Any]] = []
-        for rule_id, keys in sorted(found.items()):
-            rule = self.knowledge.rule_index[rule_id].rule
-            words = self.texts[rule_id]
-            out.append(
-                {
-                    "rule_id": rule_id,
-                    "text": words.text,
-                    "sources": words.sources,
-                    "severity": rule.then.contraindication,
-                    "candidates": sorted(keys),
-                    "recheck": words.recheck,
-                }
-            )
-        return out
-
     def _missing(
-        self, outcomes: list[_Outcome], case_fired: list[tuple[CompiledRule, str]], case_evaluator: Evaluator
+        self, outcomes: list[Outcome], case_fired: list[tuple[CompiledRule, str]], case_evaluator: Evaluator
     ) -> list[dict[str, Any]]:  # MissingInformation fields
         """One entry per field to ask, from the first rule (in knowledge order) that needs it."""
         needed: dict[str, CompiledRule] = {}
@@ -587,19 +542,3 @@ class VerdictBuilder:
             }
             for path, c in sorted(needed.items())
         ]
-
-    def _no_guideline_reason(self, contexts: list[Context]) -> str | None:
-        if len(contexts) > 1:
-            return None
-        if contexts[0].lists.get("diagnoses") is None:
-            return (
-                "No diagnosis was given, so no guideline in the knowledge can be applied; record the working diagnosis."
-            )
-        return (
-            "No diagnosis within the knowledge's scope (with a region its procedures are considered for) "
-            "was given, so no guideline applies."
-        )
-
-
-def _known(value: Any) -> str | None:
-    return value if isinstance(value, str) else None

@@ -7,6 +7,7 @@ alone gives, whatever was evaluated before it, under every policy.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from decision.cli.casegen import generate_cases
 from decision.evaluator import CaseEvaluator, default_evaluator
 from decision.verdict import VerdictBuilder
+from knowledge.conditions import AllOf, Compare, Count
 
 HOLD_OPEN = {
     "assessment_date": "2026-11-01",
@@ -46,7 +48,46 @@ def _fresh(evaluator: CaseEvaluator, case: dict[str, Any], policy: str | None) -
 def test_each_report_is_what_the_case_alone_gives(policy: str) -> None:
     evaluator = default_evaluator()
     generated = list(generate_cases(evaluator.knowledge, 120, seed=17))
-    cases = [RISK_BY_FACTORS, RISK_BY_LEVEL, *generated, RISK_BY_LEVEL, RISK_BY_FACTORS]
+    # each followed by itself with a list left empty or unknown: the same fields, other counts
+    varied = [
+        {**case, name: value}
+        for case in generated[:30]
+        for name in ("imaging", "prior_injections", "diagnostic_blocks", "medications")
+        for value in ([], None)
+    ]
+    cases = [RISK_BY_FACTORS, RISK_BY_LEVEL, *generated, *varied, RISK_BY_LEVEL, RISK_BY_FACTORS]
     for number, case in enumerate(cases):
         shared = evaluator.evaluate(case, policy).model_dump_json()
         assert shared == _fresh(evaluator, case, policy), f"case {number} after {number} others"
+
+
+def _indications_counting_imaging() -> CaseEvaluator:
+    """The shipped knowledge with the facet, sacroiliac and CRPS indications also needing concordant
+    imaging, counted: the shipped indications count nothing, and why an indication is not met must
+    follow its counts too."""
+    knowledge = default_evaluator().knowledge
+    needs_imaging = Count(list="imaging", where=Compare(field="concordant", op="eq", value=True), op="gte", value=1)
+    rules = [
+        dataclasses.replace(
+            entry, rule=entry.rule.model_copy(update={"when": AllOf(items=(entry.rule.when, needs_imaging))})
+        )
+        if entry.rule.then.indicate and entry.rule.id.startswith(("facet.", "si.", "crps."))
+        else entry
+        for entry in knowledge.rules
+    ]
+    return CaseEvaluator(
+        dataclasses.replace(knowledge, rules=tuple(rules), rule_index={entry.rule.id: entry for entry in rules})
+    )
+
+
+def test_why_an_indication_is_not_met_follows_its_counts() -> None:
+    evaluator = _indications_counting_imaging()
+    try:
+        generated = list(generate_cases(evaluator.knowledge, 40, seed=5))
+        imaging = [{"modality": "mri", "date": "2026-09-01", "concordant": True}]
+        cases = [{**case, "imaging": value} for case in generated for value in (imaging, [], None)]
+        for number, case in enumerate(cases):
+            shared = evaluator.evaluate(case).model_dump_json()
+            assert shared == _fresh(evaluator, case, None), f"case {number} after {number} others"
+    finally:
+        evaluator.close()
