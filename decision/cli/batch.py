@@ -6,6 +6,8 @@ under one lock). Lines are streamed, never all held: memory stays flat however l
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import glob
 import itertools
 import json
@@ -122,10 +124,32 @@ def numbered(lines: Iterable[bytes] | BinaryIO) -> Iterator[tuple[int, bytes | N
             yield number, raw
 
 
+def _freeze() -> None:
+    """Set every object alive now aside from the garbage collector (`gc.freeze`): the knowledge
+    and its compiled rules are a few hundred thousand objects that live through a batch, and every
+    full collection walked them all, about a seventh of a batch's CPU time (6,000 generated cases:
+    1,630 -> 1,890 cases/s on one core; two workers 2,800-3,000 -> 3,270-3,440 cases/s). Not for a
+    process that reloads its knowledge (the app, the service): it would keep each replaced
+    knowledge's reference cycles for good."""
+    gc.collect()  # what is garbage now is freed, not frozen
+    gc.freeze()
+
+
+@contextlib.contextmanager
+def _frozen() -> Iterator[None]:
+    """`_freeze` for the block, undone after it (a test or the bench may run a batch in-process)."""
+    _freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_serial(lines: Iterable[bytes] | BinaryIO, policy: str | None) -> Iterator[Result]:
     evaluator = default_evaluator()
-    for chunk in chunked(numbered(lines)):
-        yield from evaluate_lines(evaluator, chunk, policy)
+    with _frozen():
+        for chunk in chunked(numbered(lines)):
+            yield from evaluate_lines(evaluator, chunk, policy)
 
 
 _worker_policy: str | None = None
@@ -135,6 +159,7 @@ def _init_worker(policy: str | None) -> None:
     global _worker_policy
     _worker_policy = policy
     default_evaluator()  # build the engine once per process, before the first case
+    _freeze()  # a worker process evaluates with this one knowledge until it ends
 
 
 def _work(items: list[tuple[int, bytes | None]]) -> list[Result]:
