@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 import json
@@ -84,3 +85,14 @@ def test_the_memory_run_reads_rss_along_the_way_and_at_the_end() -> None:
     assert [mark["cases"] for mark in marks] == [64, 128, 130]
     assert all(mark["rss_mb"] > 0 for mark in marks)
     assert [mark["seconds"] for mark in marks] == sorted(mark["seconds"] for mark in marks)
+
+
+def test_a_batch_run_in_process_sets_the_knowledge_aside_from_the_collector_only_while_it_runs() -> None:
+    """The knowledge is frozen out of garbage collection for the run (each full collection walked
+    it) and given back afterwards, so a process that goes on (a test run, the bench) collects as before."""
+    lines = [json.dumps(case).encode() for case in generate_cases(load_knowledge(), 3)]
+    results = run_serial(lines, None)
+    next(results)
+    assert gc.get_freeze_count() > 0
+    assert len(list(results)) == 2
+    assert gc.get_freeze_count() == 0
