@@ -27,6 +27,8 @@ import itertools
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -35,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import durable_rules_engine
+import yaml
 from durable.engine import Host
 
 from decision.case_facts import CaseFacts
-from decision.cli.batch import evaluate_line, numbered, run_dask, run_serial, run_workers
+from decision.cli.batch import evaluate_line, numbered, run_dask, run_serial
 from decision.cli.casegen import generate_cases
 from decision.compile import SEEN_ACTION, CompiledPolicy
 from decision.engine import SESSION_CASES, EngineError, RulesEngine, payload, weighed_facts
@@ -259,14 +262,75 @@ def _with_diagnoses(case_evaluator: CaseEvaluator, cases: list[dict[str, Any]], 
     return out
 
 
-def batch_figures(lines: list[str], with_dask: bool = True) -> dict[str, Any]:
-    """Whole-batch throughput (wall clock, cases/s) on the bench mix: one case per `evaluate` call
-    on one core (as before batching; its engine sessions serve SESSION_CASES cases in turn),
-    `spine-cds batch` on one core (CHUNK cases per session), with two worker processes, and with
-    `--dask` on a 2-worker LocalCluster (its start and each worker's knowledge compile included:
-    measured on the same lines, written to two files)."""
+BATCH_CASES = 6000
+"""Cases per `spine-cds batch` run in the benchmark: enough that the process's start (imports and
+the knowledge compile, timed separately) does not hide the rate."""
+
+VIGNETTES = Path(__file__).resolve().parents[2] / "tests" / "vignettes"
+"""The repository's vignettes (with ../shared/vignettes beside the checkout, if there): the second
+case mix of the batch figures. An installed copy without the tests has only the generated mix."""
+
+
+def vignette_lines() -> list[str]:
+    """Every vignette's case, as one JSON line each."""
+    folders = [VIGNETTES.parents[2] / "shared" / "vignettes", VIGNETTES]
+    return [
+        json.dumps(yaml.safe_load(path.read_text(encoding="utf-8"))["case"], default=str)
+        for folder in folders
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.yaml"))
+    ]
+
+
+def _cli_batch(source: Path, workers: int) -> float:
+    """Wall seconds of `spine-cds batch SOURCE --workers N` run as a user runs it, in a process
+    of its own: the imports, the knowledge compile, reading, evaluating and writing included."""
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from decision.cli.command import main; sys.exit(main(sys.argv[1:]))",
+        "batch",
+        str(source),
+        "--out",
+        str(source.with_suffix(".out")),
+        "--workers",
+        str(workers),
+    ]
+    start = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _cli_rates(lines: list[str], folder: Path, name: str) -> dict[str, Any]:
+    """`spine-cds batch` on one core and with two workers over `lines`, each run also on one case
+    to time the process's start: `cases_per_second` counts the start, `steady_cases_per_second`
+    is the rate once started ((cases - 1) / (seconds - start))."""
+    source, single = folder / f"{name}.jsonl", folder / f"{name}-one.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    single.write_text(lines[0] + "\n")
+    out: dict[str, Any] = {"cases": len(lines), "distinct": len(set(lines))}
+    for workers, key in ((1, "batch_1_core"), (2, "batch_2_workers")):
+        start = _cli_batch(single, workers)
+        seconds = _cli_batch(source, workers)
+        out[key] = {
+            "cases": len(lines),
+            "seconds": seconds,
+            "start_seconds": start,
+            "cases_per_second": len(lines) / seconds,
+            "steady_cases_per_second": (len(lines) - 1) / max(seconds - start, 1e-9),
+        }
+    return out
+
+
+def batch_figures(lines: list[str], with_dask: bool = True, batch_cases: int = BATCH_CASES) -> dict[str, Any]:
+    """Whole-batch throughput (wall clock, cases/s). In this process, on the bench mix: one case per
+    `evaluate` call on one core (its engine sessions serve SESSION_CASES cases in turn) and `--dask`
+    on a 2-worker LocalCluster (its start and each worker's knowledge compile included: the same
+    lines, written to two files). As a user runs it, `spine-cds batch` on one core and with
+    `--workers 2`, each in a process of its own: on `batch_cases` generated cases (distinct: the
+    bench mix's generator, further on) and on the vignettes' cases repeated to as many."""
     encoded = [line.encode() for line in lines]
-    evaluator = default_evaluator()  # built before the workers fork, so they start warm
+    evaluator = default_evaluator()
     out: dict[str, Any] = {"cases": len(lines)}
 
     def rate(run: Callable[[], int]) -> dict[str, float]:
@@ -279,23 +343,32 @@ def batch_figures(lines: list[str], with_dask: bool = True) -> dict[str, Any]:
     out["one_per_session_1_core"] = rate(
         lambda: sum(1 for n, raw in numbered(encoded) if evaluate_line(evaluator, n, raw, None))
     )
-    out["batch_1_core"] = rate(lambda: sum(1 for _ in run_serial(encoded, None)))
-    out["batch_2_workers"] = rate(lambda: sum(1 for _ in run_workers(encoded, None, 2)))
-    if with_dask:
-        if importlib.util.find_spec("distributed") is None:
-            out["dask_2_workers"] = None
-        else:
-            with tempfile.TemporaryDirectory() as folder:
+    generated = [json.dumps(case) for case in generate_cases(evaluator.knowledge, batch_cases)]
+    vignettes = vignette_lines()
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        out["cli_generated"] = _cli_rates(generated, folder, "generated")
+        if vignettes:
+            repeated = [vignettes[i % len(vignettes)] for i in range(batch_cases)]
+            out["cli_vignettes"] = _cli_rates(repeated, folder, "vignettes")
+        if with_dask:
+            if importlib.util.find_spec("distributed") is None:
+                out["dask_2_workers"] = None
+            else:
                 half = len(lines) // 2
-                for name, part in (("a", lines[:half]), ("b", lines[half:])):
-                    Path(folder, f"cases-{name}.jsonl").write_text("\n".join(part) + "\n")
+                for part_name, part in (("a", lines[:half]), ("b", lines[half:])):
+                    Path(folder, f"cases-{part_name}.jsonl").write_text("\n".join(part) + "\n")
                 pattern = str(Path(folder, "cases-*.jsonl"))
                 out["dask_2_workers"] = rate(lambda: run_dask(pattern, str(Path(folder, "out")), "local", None)[0])
     return out
 
 
 def run_benchmark(
-    case_count: int = 2000, scale_cases: int = 300, factors: tuple[int, ...] = (1, 4, 16), with_dask: bool = True
+    case_count: int = 2000,
+    scale_cases: int = 300,
+    factors: tuple[int, ...] = (1, 4, 16),
+    with_dask: bool = True,
+    batch_cases: int = BATCH_CASES,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     compile_times = []
@@ -380,7 +453,7 @@ def run_benchmark(
         if factor > 1:
             scaled.close()
     results["rule_count_scaling_floor"] = scaling
-    results["batch"] = batch_figures(lines, with_dask)
+    results["batch"] = batch_figures(lines, with_dask, batch_cases)
     host_evaluator.close()
     results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["wall_s"] = time.perf_counter() - started
@@ -449,13 +522,26 @@ def format_table(results: dict[str, Any]) -> str:
         lines += ["", f"batch throughput on the same {batch['cases']} cases (wall clock):"]
         for name, label in (
             ("one_per_session_1_core", "one case per evaluate call, 1 core"),
-            ("batch_1_core", "spine-cds batch, 1 core"),
-            ("batch_2_workers", "spine-cds batch --workers 2"),
             ("dask_2_workers", "--dask, 2-worker LocalCluster (start included)"),
         ):
             figure = batch.get(name)
             if figure:
                 lines.append(f"  {label:48} {figure['cases_per_second']:8,.0f} cases/s  ({figure['seconds']:.1f} s)")
+        for mix, title in (("cli_generated", "generated cases"), ("cli_vignettes", "vignette cases")):
+            runs = batch.get(mix)
+            if not runs:
+                continue
+            lines.append(
+                f"spine-cds batch in its own process, {runs['cases']:,} {title} ({runs['distinct']:,} distinct), "
+                "wall clock: once started (with the start)"
+            )
+            for name, label in (("batch_1_core", "1 core"), ("batch_2_workers", "--workers 2")):
+                figure = runs[name]
+                lines.append(
+                    f"  {label:12} {figure['steady_cases_per_second']:8,.0f} cases/s"
+                    f"  ({figure['cases_per_second']:,.0f} cases/s, {figure['seconds']:.1f} s;"
+                    f" start {figure['start_seconds']:.1f} s)"
+                )
     lines.append(
         f"\n{results['case_mix']['cases']} generated cases; knowledge {results['knowledge']['version']} "
         f"#{results['knowledge']['hash']}; {results['wall_s']:.0f} s"

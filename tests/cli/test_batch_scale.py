@@ -67,7 +67,7 @@ def test_batch_streams_its_input() -> None:
 
 
 def test_the_benchmark_reports_every_path_and_ratio() -> None:
-    results = run_benchmark(case_count=100, scale_cases=10, factors=(1, 2))
+    results = run_benchmark(case_count=100, scale_cases=10, factors=(1, 2), batch_cases=60)
     for path in ("full", "floor", "reference"):
         assert results[path]["cases"] == 100 and results[path]["p50_us"] > 0
     # The ratio is reported from the same run's medians (the engine now dominates a full
@@ -76,8 +76,13 @@ def test_the_benchmark_reports_every_path_and_ratio() -> None:
     assert ratio == results["full"]["p50_us"] / results["floor"]["p50_us"] and ratio > 0
     assert set(results["rule_count_scaling_floor"]) == {"1x", "2x"}
     assert results["load_and_compile_s"]["median"] > 0 and results["peak_rss_mb"] > 0
+    for mix in ("cli_generated", "cli_vignettes"):  # spine-cds batch, run as a user runs it
+        runs = results["batch"][mix]
+        assert runs["cases"] == 60
+        for name in ("batch_1_core", "batch_2_workers"):
+            assert runs[name]["seconds"] > 0 and runs[name]["start_seconds"] > 0  # 60 cases: within its noise
     table = format_table(results)
-    assert "full / floor" in table and "full / reference" in table
+    assert "full / floor" in table and "full / reference" in table and "--workers 2" in table
 
 
 def test_the_memory_run_reads_rss_along_the_way_and_at_the_end() -> None:
