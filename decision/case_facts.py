@@ -55,12 +55,14 @@ def _fact_counts(fact: dict[str, Any], counts: tuple[tuple[Count, str, str, str]
 
 
 def _case_fact_counts(fact: dict[str, Any], policy: CompiledPolicy, evaluator: Evaluator) -> None:
-    """`_fact_counts` for the counts worked out once per case, in one pass (`case_count_ranges`)."""
-    ranges = evaluator.case_count_ranges(policy.case_count_nodes)
-    for (_, low_key, high_key, span_key), (low, high) in zip(policy.case_counts, ranges, strict=True):
-        fact[low_key] = low
-        fact[high_key] = high
-        fact[span_key] = high - low
+    """`_fact_counts` for the counts worked out once per case, a list at a time (`case_count_ranges`)."""
+    for list_name, nodes, keys in policy.case_count_groups:
+        for (low_key, high_key, span_key), (low, high) in zip(
+            keys, evaluator.case_count_ranges(list_name, nodes), strict=True
+        ):
+            fact[low_key] = low
+            fact[high_key] = high
+            fact[span_key] = high - low
 
 
 def engine_facts(contexts: list[Context], policy: CompiledPolicy, evaluators: list[Evaluator]) -> CaseFacts:

@@ -92,8 +92,8 @@ class CompiledPolicy:
     count_lookups: dict[int, tuple[str, Any]] = field(default_factory=dict)
     """id of a count -> (item field, value) when its filter holds only for items whose field equals
     the value or is unknown (`lookup_of`): such a count tests only those items."""
-    case_count_nodes: tuple[Count, ...] = ()
-    """The counts of `case_counts`, in their order."""
+    case_count_groups: tuple[tuple[str, tuple[Count, ...], tuple[tuple[str, str, str], ...]], ...] = ()
+    """The counts of `case_counts` by the list they count: (list, counts, their three fact keys)."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """The same for the counts that compare with the candidate (worked out per context)."""
     case_nodes: frozenset[int] = frozenset()
@@ -438,7 +438,7 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
             id(node): found for node in counts if node.where is not None and (found := lookup_of(node.where, values))
         },
         case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
-        case_count_nodes=tuple(node for node in counts if not _per_context(node)),
+        case_count_groups=_by_list([keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])]),
         case_keys=frozenset(
             [key for key, path, _ in plan if not path.startswith(CANDIDATE_PATHS)]
             + [key for keyed in _count_keys(counts) if not _per_context(keyed[0]) for key in keyed[1:]]
@@ -454,6 +454,18 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
 
 def _count_keys(counts: list[Count]) -> list[tuple[Count, str, str, str]]:
     return [(node, f"q{i}.min", f"q{i}.max", f"q{i}.span") for i, node in enumerate(counts)]
+
+
+def _by_list(
+    keyed: list[tuple[Count, str, str, str]],
+) -> tuple[tuple[str, tuple[Count, ...], tuple[tuple[str, str, str], ...]], ...]:
+    groups: dict[str, list[tuple[Count, str, str, str]]] = {}
+    for entry in keyed:
+        groups.setdefault(entry[0].list, []).append(entry)
+    return tuple(
+        (name, tuple(node for node, *_ in members), tuple((low, high, span) for _, low, high, span in members))
+        for name, members in groups.items()
+    )
 
 
 def _per_context(node: Count) -> bool:

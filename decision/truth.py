@@ -269,32 +269,36 @@ class Evaluator:
             self._case_memo[key] = result
         return result
 
-    def case_count_ranges(self, nodes: Sequence[Count]) -> list[tuple[int, int]]:
-        """`count_range` of each count, in one pass, for counts that are the same in every context
-        of the case (compiled so: `count_kinds` False). A case has some 80 of them, most over a
-        list that is unknown or empty, and calling `count_range` for each was most of their cost."""
-        memo, lists, kinds, lookups = self._case_memo, self.context.lists, self._kinds, self._lookups
-        indexes: dict[tuple[str, str], tuple[dict[Any, list[Mapping[str, Any]]], list[Mapping[str, Any]]]] = {}
-        out: list[tuple[int, int]] = []
-        for node in nodes:
-            key = id(node)
-            if kinds.get(key) is not False:  # not known to be the same in every context
-                out.append(self.count_range(node))
-                continue
-            found = memo.get(key)
-            if found is None:
-                items = lists.get(node.list)
-                if items is None:
-                    found = (0, UNBOUNDED)
-                elif node.where is None or not items:
-                    found = (len(items), len(items))
-                elif key in lookups:
-                    found = self._count_looked_up(node, items, lookups[key], indexes)
-                else:
-                    found = self._count(node)
-                memo[key] = found
-            out.append(found)
-        return out
+    def case_count_ranges(self, list_name: str, nodes: Sequence[Count]) -> list[tuple[int, int]]:
+        """`count_range` of each of the counts over one list, in one pass, for counts that are the
+        same in every context of the case (compiled so: `count_kinds` False). A case has some 80
+        of them, most over a list that is unknown or empty, and calling `count_range` for each was
+        most of their cost. Kept as `count_range` keeps them, for the verdict."""
+        items = self.context.lists.get(list_name)
+        ranges: list[tuple[int, int]]
+        if items is None:
+            ranges = [(0, UNBOUNDED)] * len(nodes)
+        elif not items:
+            ranges = [(0, 0)] * len(nodes)
+        else:
+            memo, kinds, lookups = self._case_memo, self._kinds, self._lookups
+            indexes: dict[tuple[str, str], tuple[dict[Any, list[Mapping[str, Any]]], list[Mapping[str, Any]]]] = {}
+            ranges = []
+            for node in nodes:
+                key = id(node)
+                found = memo.get(key)
+                if found is None:
+                    if kinds.get(key) is not False:  # not compiled as the same in every context
+                        raise ValueError(f"count over {node.list} is not one of the case's own counts")
+                    if node.where is None:
+                        found = (len(items), len(items))
+                    elif key in lookups:
+                        found = self._count_looked_up(node, items, lookups[key], indexes)
+                    else:
+                        found = self._count(node)
+                ranges.append(found)
+        self._case_memo.update(zip(map(id, nodes), ranges, strict=True))
+        return ranges
 
     def _count_looked_up(
         self,

@@ -38,11 +38,11 @@ def _check(case_data: dict[str, Any]) -> int:
             SharedMemo(compiled.case_nodes),
             compiled.count_lookups,
         )
-        ranges = fast.case_count_ranges(compiled.case_count_nodes)
         plain = Evaluator(whole, params)
-        for node, found in zip(compiled.case_count_nodes, ranges, strict=True):
-            assert found == plain.count_range(node), (node, found)
-            looked_up += id(node) in compiled.count_lookups and bool(whole.lists.get(node.list))
+        for list_name, nodes, _ in compiled.case_count_groups:
+            for node, found in zip(nodes, fast.case_count_ranges(list_name, nodes), strict=True):
+                assert found == plain.count_range(node) == fast.count_range(node), (node, found)
+                looked_up += id(node) in compiled.count_lookups and bool(whole.lists.get(node.list))
     return looked_up
 
 
