@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
@@ -517,21 +516,27 @@ def _unreadable(value: int | float) -> bool:
 
 
 def _any_unreadable(value: Any) -> bool:
-    """Whether `_numbers` would list a number the engine cannot read: the same walk, without the
-    paths (building a path for every number of every case was most of the check's cost)."""
-    if isinstance(value, (str, bool)) or value is None:
-        return False
-    if isinstance(value, (int, float)):
-        return _unreadable(value)
-    if isinstance(value, BaseModel):
-        items: Iterable[Any] = value.__dict__.values()  # the model's fields (no extras are allowed)
-    elif isinstance(value, dict):
-        items = value.values()
-    elif isinstance(value, list):
-        items = value
-    else:
-        return False
-    return any(map(_any_unreadable, items))
+    """Whether `_numbers` would list a number the engine cannot read: the same values, without the
+    paths (building a path for every number of every case was most of the check's cost), walked
+    with a list rather than a call per value (a case holds some 80 values; it runs for every case)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
+            continue
+        if kind is int or kind is float:
+            if _unreadable(item):
+                return True
+        elif isinstance(item, BaseModel):
+            pending.extend(item.__dict__.values())  # the model's fields (no extras are allowed)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, (int, float)) and not isinstance(item, (str, bool)) and _unreadable(item):
+            return True
+    return False
 
 
 def _numbers(value: Any, path: str = "") -> list[tuple[str, Any]]:
