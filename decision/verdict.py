@@ -70,9 +70,12 @@ def _effect_kind(rule: Rule) -> ReasonKind:
     return "warning"
 
 
-SETTLED_KEPT = 50_000
-"""The most undecided rules remembered from case to case (`VerdictBuilder._settled_rule`); the store
-starts again when full, so a long run's memory stays bounded."""
+SETTLED_KEPT = 4096
+"""The most entries each cross-case store of a verdict builder keeps, per vocabulary in use (the
+undecided rules, `_settled_rule`, and the unmet indications, `_why_not`; about 1 KB each): a store
+starts again when full, so a long run's memory stays bounded. A key holds the exact values the rule
+reads (an INR of 1.31 and one of 1.32 are two entries), so on real data a store fills and starts
+again; the rules undecided the same way in case after case are back in it within a few cases."""
 
 
 def _outer_reads(node: ConditionNode) -> tuple[tuple[str, ...], tuple[Count, ...]]:
@@ -159,7 +162,7 @@ class VerdictBuilder:
             rule_id: (fields, tuple(sorted({node.list for node in counts})))
             for rule_id, (fields, counts) in self._outer_reads.items()
         }
-        self._not_met: PerObject[Vocabulary, dict[Any, dict[str, Any] | None]] = PerObject(lambda vocab: {})
+        self._not_met: PerObject[Vocabulary, dict[Any, tuple[dict[str, Any] | None]]] = PerObject(lambda vocab: {})
         window = self.params.get("repeat_window_months")
         self._steroids = (  # built once: it is the same count for every case under this policy
             None
@@ -399,16 +402,14 @@ class VerdictBuilder:
                 tuple(evaluator.count_range(node) for node in counts),
             )
             try:
-                known = key in kept
+                kept_reason = kept.get(key)  # one lookup: another thread may empty the store meanwhile
             except TypeError:  # a value that cannot be a key
-                found = self._why_not_rule(rule, evaluator)
-            else:
-                if known:
-                    found = kept[key]
-                else:
-                    if len(kept) >= SETTLED_KEPT:
-                        kept.clear()
-                    found = kept[key] = self._why_not_rule(rule, evaluator)
+                kept_reason = (self._why_not_rule(rule, evaluator),)
+            if kept_reason is None:
+                if len(kept) >= SETTLED_KEPT:
+                    kept.clear()
+                kept_reason = kept[key] = (self._why_not_rule(rule, evaluator),)
+            found = kept_reason[0]
             if found is not None:
                 out.append(found)
         return out

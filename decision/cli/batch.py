@@ -127,17 +127,22 @@ def numbered(lines: Iterable[bytes] | BinaryIO) -> Iterator[tuple[int, bytes | N
 def _freeze() -> None:
     """Set every object alive now aside from the garbage collector (`gc.freeze`): the knowledge
     and its compiled rules are a few hundred thousand objects that live through a batch, and every
-    full collection walked them all, about a seventh of a batch's CPU time (6,000 generated cases:
-    1,630 -> 1,890 cases/s on one core; two workers 2,800-3,000 -> 3,270-3,440 cases/s). Not for a
-    process that reloads its knowledge (the app, the service): it would keep each replaced
-    knowledge's reference cycles for good."""
+    full collection walked them all, about a seventh of a batch's CPU time (6,000 generated cases on
+    one core, a warm process's CPU time: 1,630 -> 1,890 cases/s; `spine-cds batch`, its start
+    included: 1,180-1,250 -> 1,370-1,410 cases/s). Not for a process that reloads its knowledge (the
+    app, the service): it would keep each replaced knowledge's reference cycles for good."""
     gc.collect()  # what is garbage now is freed, not frozen
     gc.freeze()
 
 
 @contextlib.contextmanager
 def _frozen() -> Iterator[None]:
-    """`_freeze` for the block, undone after it (a test or the bench may run a batch in-process)."""
+    """`_freeze` for the block, undone after it (a test or the bench may run a batch in its own
+    process, which then goes on). A process that froze objects itself is left as it is: it manages
+    its collector. A half-read batch stays frozen until its results are read or dropped."""
+    if gc.get_freeze_count():
+        yield
+        return
     _freeze()
     try:
         yield

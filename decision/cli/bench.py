@@ -461,13 +461,14 @@ def run_benchmark(
 
 
 def memory_run(total: int, every: int) -> list[dict[str, float]]:
-    """A batch worker's memory over many cases: the bench mix (2,000 generated cases) repeated up to
-    `total`, evaluated as `spine-cds batch` evaluates on one core, this process's RSS read every
-    `every` cases. Flat means no growth with the number of cases."""
-    lines = [json.dumps(case).encode() for case in generate_cases(default_evaluator().knowledge, 2000)]
+    """A batch worker's memory over many cases: `total` distinct generated cases (the bench mix's
+    generator, read as they are made), evaluated as `spine-cds batch` evaluates on one core, this
+    process's RSS read every `every` cases. Flat means no growth with the number of cases; distinct
+    cases, so that what the verdict remembers from case to case fills its stores as real data would."""
+    lines = (json.dumps(case).encode() for case in generate_cases(default_evaluator().knowledge, total))
     marks: list[dict[str, float]] = []
     started = time.perf_counter()
-    for done, _ in enumerate(run_serial((lines[i % len(lines)] for i in range(total)), None), start=1):
+    for done, _ in enumerate(run_serial(lines, None), start=1):
         if done % every == 0 or done == total:
             pages = int(Path("/proc/self/statm").read_text().split()[1])
             marks.append(

@@ -101,3 +101,14 @@ def test_a_batch_run_in_process_sets_the_knowledge_aside_from_the_collector_only
     assert gc.get_freeze_count() > 0
     assert len(list(results)) == 2
     assert gc.get_freeze_count() == 0
+
+
+def test_a_process_that_froze_its_own_objects_is_left_frozen() -> None:
+    lines = [json.dumps(case).encode() for case in generate_cases(load_knowledge(), 2)]
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert len(list(run_serial(lines, None))) == 2
+        assert frozen > 0 and gc.get_freeze_count() > 0  # not unfrozen by the batch
+    finally:
+        gc.unfreeze()

@@ -8,6 +8,8 @@ alone gives, whatever was evaluated before it, under every policy.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import threading
 from typing import Any
 
 import pytest
@@ -91,3 +93,36 @@ def test_why_an_indication_is_not_met_follows_its_counts() -> None:
             assert shared == _fresh(evaluator, case, None), f"case {number} after {number} others"
     finally:
         evaluator.close()
+
+
+def test_stores_that_fill_and_start_again_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store that starts again on every second entry: the reports do not change, alone or with
+    four threads sharing the evaluator (one thread may empty a store while another reads it)."""
+    import decision.verdict
+
+    monkeypatch.setattr(decision.verdict, "SETTLED_KEPT", 2)
+    evaluator = default_evaluator()
+    cases = list(generate_cases(evaluator.knowledge, 60, seed=23))
+    expected = [_fresh(evaluator, case, None) for case in cases]
+    assert [evaluator.evaluate(case).model_dump_json() for case in cases] == expected
+    errors: list[BaseException] = []
+    results: dict[int, list[str]] = {}
+
+    def run(number: int) -> None:
+        try:
+            results[number] = [evaluator.evaluate(case).model_dump_json() for case in cases]
+        except BaseException as exc:  # reported below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns as often as they can
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors
+    assert all(reports == expected for reports in results.values())
