@@ -14,7 +14,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -326,18 +326,8 @@ class Evaluator:
                     always.append(item)
             index = indexes[(node.list, field_name)] = (by_value, always)
         by_value, always = index
-        where = node.where
-        assert where is not None
-        test = self._tests.get(id(where))
-        low = high = 0
-        for item in (*by_value.get(value, ()), *always):
-            result = self.item(where, item) if test is None else test(item, self)
-            if result == "T":
-                low += 1
-                high += 1
-            elif result == "U":
-                high += 1
-        return low, high
+        assert node.where is not None
+        return self._tally(node.where, (*by_value.get(value, ()), *always))
 
     def _count(self, node: Count) -> tuple[int, int]:
         items = self.context.lists.get(node.list)
@@ -345,10 +335,14 @@ class Evaluator:
             return 0, UNBOUNDED
         if node.where is None:
             return len(items), len(items)
-        test = self._tests.get(id(node.where))
+        return self._tally(node.where, items)
+
+    def _tally(self, where: ConditionNode, items: Iterable[Mapping[str, Any]]) -> tuple[int, int]:
+        """How many of `items` surely pass the filter, and how many might (unknown fields)."""
+        test = self._tests.get(id(where))
         low = high = 0
         for item in items:
-            result = self.item(node.where, item) if test is None else test(item, self)
+            result = self.item(where, item) if test is None else test(item, self)
             if result == "T":
                 low += 1
                 high += 1
