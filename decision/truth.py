@@ -288,9 +288,9 @@ class Evaluator:
                 key = id(node)
                 found = memo.get(key)
                 if found is None:
-                    if kinds.get(key) is not False:  # not compiled as the same in every context
-                        raise ValueError(f"count over {node.list} is not one of the case's own counts")
-                    if node.where is None:
+                    if kinds.get(key) is not False:  # an evaluator without the compiled count kinds
+                        found = self.count_range(node)
+                    elif node.where is None:
                         found = (len(items), len(items))
                     elif key in lookups:
                         found = self._count_looked_up(node, items, lookups[key], indexes)
