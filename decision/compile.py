@@ -18,8 +18,8 @@ from decision.alpha_stack import DURABLE_ALPHA_STACK, fact_keys, stack_bound
 from decision.case import using_vocabulary
 from decision.facts import CANDIDATE_PATHS
 from decision.fields import check_rules
-from decision.truth import ItemTest, compile_item
-from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef, walk
+from decision.truth import ItemTest, compares_with_candidate, compile_item
+from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
 from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
 from knowledge.schema import PolicyParam, Rule
 
@@ -422,6 +422,9 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
                     first_rulesets.add(name)
     fact_keys = tuple(sorted(keys))
     plan = [(key, *key.partition(":")[::2]) for key in fact_keys if not key.startswith("q")]
+    case_plan = tuple(step for step in plan if not step[1].startswith(CANDIDATE_PATHS))
+    keyed_counts = _count_keys(counts)
+    case_counts = [keyed for keyed in keyed_counts if not compares_with_candidate(keyed[0])]
     return CompiledPolicy(
         policy_id=policy_id,
         rulesets=chunks,
@@ -430,20 +433,17 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         fact_keys=fact_keys,
         params=params,
         ruleset_keys=ruleset_keys,
-        case_plan=tuple(step for step in plan if not step[1].startswith(CANDIDATE_PATHS)),
+        case_plan=case_plan,
         candidate_plan=tuple(step for step in plan if step[1].startswith(CANDIDATE_PATHS)),
-        count_kinds={id(node): _per_context(node) for node in counts},
+        count_kinds={id(node): compares_with_candidate(node) for node in counts},
         count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
         count_lookups={
             id(node): found for node in counts if node.where is not None and (found := lookup_of(node.where, values))
         },
-        case_counts=tuple(keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])),
-        case_count_groups=_by_list([keyed for keyed in _count_keys(counts) if not _per_context(keyed[0])]),
-        case_keys=frozenset(
-            [key for key, path, _ in plan if not path.startswith(CANDIDATE_PATHS)]
-            + [key for keyed in _count_keys(counts) if not _per_context(keyed[0]) for key in keyed[1:]]
-        ),
-        context_counts=tuple(keyed for keyed in _count_keys(counts) if _per_context(keyed[0])),
+        case_counts=tuple(case_counts),
+        case_count_groups=_by_list(case_counts),
+        case_keys=frozenset([key for key, path, _ in case_plan] + [key for keyed in case_counts for key in keyed[1:]]),
+        context_counts=tuple(keyed for keyed in keyed_counts if compares_with_candidate(keyed[0])),
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
         ),
@@ -468,11 +468,6 @@ def _by_list(
     )
 
 
-def _per_context(node: Count) -> bool:
-    """Whether a count's filter compares with the candidate (`same_as`), so differs per context."""
-    return node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where))
-
-
 def _same_in_every_context(node: ConditionNode) -> list[ConditionNode]:
     """The nodes of a condition (itself included) that read no candidate or diagnosis field and
     count nothing compared with the candidate. Every context of a case holds the case's own fields,
@@ -486,7 +481,7 @@ def _same_in_every_context(node: ConditionNode) -> list[ConditionNode]:
         elif isinstance(part, NotOf):
             same = visit(part.item)
         elif isinstance(part, Count):
-            same = not _per_context(part)
+            same = not compares_with_candidate(part)
         else:
             same = not part.field.startswith(CANDIDATE_PATHS)
         if same:

@@ -262,7 +262,7 @@ class Evaluator:
         if shared is not None:
             return shared  # type: ignore[no-any-return]
         result = self._count(node)
-        if node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where)):
+        if compares_with_candidate(node):
             self._case_memo[key] = _PER_CONTEXT
             self._own[key] = result
         else:
@@ -452,6 +452,12 @@ def dedupe(paths: list[str]) -> list[str]:
     return sorted(set(paths))
 
 
+def compares_with_candidate(node: Count) -> bool:
+    """Whether a count's filter compares an entry with the candidate (`same_as`): such a count
+    differs from context to context; any other is the same in every context of a case."""
+    return node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where))
+
+
 def candidate_fields(node: ConditionNode) -> tuple[str, ...] | None:
     """The candidate and diagnosis fields a rule's condition reads, or None when a count's filter
     compares with the candidate (`same_as`).
@@ -463,7 +469,7 @@ def candidate_fields(node: ConditionNode) -> tuple[str, ...] | None:
     found: set[str] = set()
     for part in walk(node):
         if isinstance(part, Count):
-            if part.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(part.where)):
+            if compares_with_candidate(part):
                 return None
         elif isinstance(part, (Compare, IsUnknown)) and part.field.startswith(CANDIDATE_PATHS):
             found.add(part.field)
