@@ -27,12 +27,15 @@ class CaseFacts:
     common: dict[str, Any]
     facts: list[dict[str, Any]]
 
+    def whole(self) -> list[dict[str, Any]]:
+        """Each context's whole fact, every key its rules read."""
+        return [{**self.common, **fact} for fact in self.facts]
+
 
 def engine_fact(context: Context, policy: CompiledPolicy, evaluator: Evaluator) -> dict[str, Any]:
     """One context's whole engine fact: exactly the keys the policy's rules read, unknowns written
     as MISSING."""
-    found = engine_facts([context], policy, [evaluator])
-    return {**found.common, **found.facts[0]}
+    return engine_facts([context], policy, [evaluator]).whole()[0]
 
 
 def _fact_values(fact: dict[str, Any], values: dict[str, Any], plan: tuple[tuple[str, str, str], ...]) -> None:

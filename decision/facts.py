@@ -113,7 +113,7 @@ def _value_plan(catalogue: FieldCatalogue) -> _ValuePlan:
         (path, *_head_tail(path), spec.kind == "enum_list")
         for path, spec in catalogue.scalars.items()
         # derived: from the candidate, the diagnosis, or a lab and its range
-        if not (path.startswith(("candidate.", "diagnosis.")) or path.endswith("_vs_range"))
+        if not (path.startswith(CANDIDATE_PATHS) or path.endswith("_vs_range"))
     )
     return scalars, tuple(g for g in catalogue.groups if "." not in g), tuple(catalogue.lists)
 

@@ -92,7 +92,7 @@ class _HostEngine(RulesEngine):
     ) -> set[tuple[str, int]]:
         """Every whole fact through every ruleset, as before issue 17 (`every_context` is always so)."""
         if isinstance(facts, CaseFacts):
-            facts = _whole(facts)
+            facts = facts.whole()  # as the engine was handed them before issue 17
         fired: set[tuple[str, int]] = set()
         with self._lock:
             for ruleset in self._names[policy_id]:
@@ -116,11 +116,6 @@ class _HostEngine(RulesEngine):
             durable_rules_engine.delete_ruleset(ruleset._handle)
         self._host._ruleset_list.clear()
         self._host._ruleset_directory.clear()
-
-
-def _whole(case: CaseFacts) -> list[dict[str, Any]]:
-    """Each context's whole fact, as the engine was handed them before issue 17."""
-    return [{**case.common, **fact} for fact in case.facts]
 
 
 def _narrow(fact: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -403,7 +398,7 @@ def run_benchmark(
 
     prepared = [case_evaluator.prepare(case) for case in cases]
     prepared_host = [host_evaluator.prepare(case) for case in cases]
-    host_facts = [_whole(item.facts) for item in prepared_host]  # whole facts, as before issue 17
+    host_facts = [item.facts.whole() for item in prepared_host]  # whole facts, as before issue 17
     batches = _c_core_batches(case_evaluator, prepared)
     full, full_host = full_with(case_evaluator), full_with(host_evaluator)
     paths: dict[str, Callable[[int], Any]] = {

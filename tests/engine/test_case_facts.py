@@ -19,16 +19,12 @@ from decision.evaluator import default_evaluator
 VIGNETTES = vignette_files()
 
 
-def _whole(case: CaseFacts) -> list[dict[str, object]]:
-    return [{**case.common, **fact} for fact in case.facts]
-
-
 @pytest.mark.parametrize("path", VIGNETTES[::7], ids=lambda p: p.stem)
 def test_each_ruleset_gets_the_same_facts_as_from_whole_facts(path: Path) -> None:
     evaluator = default_evaluator()
     prepared = evaluator.prepare(load_vignette(path)["case"])
     assert prepared.facts.common, "the case's own fields are held once"
-    whole = CaseFacts({}, _whole(prepared.facts))
+    whole = CaseFacts({}, prepared.facts.whole())
     for ruleset in evaluator.engine.register(prepared.policy_id):
         spliced = json.loads(payload(ruleset, [prepared.facts], "7", 100))
         assert spliced == json.loads(payload(ruleset, [whole], "7", 100))
@@ -40,6 +36,6 @@ def test_whole_facts_fire_as_the_case_facts_do() -> None:
     evaluator = default_evaluator()
     for path in VIGNETTES:
         prepared = evaluator.prepare(load_vignette(path)["case"])
-        assert evaluator.engine.fire(prepared.policy_id, _whole(prepared.facts)) == evaluator.engine.fire(
+        assert evaluator.engine.fire(prepared.policy_id, prepared.facts.whole()) == evaluator.engine.fire(
             prepared.policy_id, prepared.facts
         ), path.stem
