@@ -8,9 +8,10 @@ unknown answer makes the candidate at best "needs information" and names the mis
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from decision.case import vocabulary
 from decision.compile import CompiledPolicy, CompiledRule, speaks_unweighed, weighs_candidate
@@ -76,6 +77,24 @@ undecided rules, `_settled_rule`, and the unmet indications, `_why_not`; about 1
 starts again when full, so a long run's memory stays bounded. A key holds the exact values the rule
 reads (an INR of 1.31 and one of 1.32 are two entries), so on real data a store fills and starts
 again; the rules undecided the same way in case after case are back in it within a few cases."""
+
+
+_Kept = TypeVar("_Kept")
+
+
+def _kept(store: dict[Any, _Kept], key: Any, work_out: Callable[[], _Kept]) -> _Kept:
+    """`work_out()`, remembered in `store` under `key` (at most SETTLED_KEPT entries: the store
+    starts again when full). Read in one lookup: another thread may empty the store meanwhile. A
+    key that cannot be hashed (a value no store can hold) is worked out every time."""
+    try:
+        found = store.get(key)
+    except TypeError:
+        return work_out()
+    if found is None:
+        if len(store) >= SETTLED_KEPT:
+            store.clear()
+        found = store[key] = work_out()
+    return found
 
 
 def _outer_reads(node: ConditionNode) -> tuple[tuple[str, ...], tuple[Count, ...]]:
@@ -271,16 +290,8 @@ class VerdictBuilder:
             tuple(context.lists.get(name) is None for name in lists_read),
             context.risk_questions if RISK_FIELDS.intersection(fields_read) else (),
         )
-        settled = self._settled(vocabulary())  # its reason names the fields in that vocabulary's words
-        try:
-            found = settled.get(key)
-        except TypeError:  # a value that cannot be a key: worked out as for a list with entries
-            return None
-        if found is None:
-            if len(settled) >= SETTLED_KEPT:
-                settled.clear()
-            found = settled[key] = self._work_out(compiled, evaluator, changes_status)
-        return found
+        # its reason names the fields in that vocabulary's words
+        return _kept(self._settled(vocabulary()), key, lambda: self._work_out(compiled, evaluator, changes_status))
 
     def _work_out(self, compiled: CompiledRule, evaluator: Evaluator, changes_status: bool) -> _Undecided:
         rule = compiled.entry.rule
@@ -401,24 +412,18 @@ class VerdictBuilder:
                 tuple(values.get(name, UNKNOWN) for name in fields_read),
                 tuple(evaluator.count_range(node) for node in counts),
             )
-            try:
-                kept_reason = kept.get(key)  # one lookup: another thread may empty the store meanwhile
-            except TypeError:  # a value that cannot be a key
-                kept_reason = (self._why_not_rule(rule, evaluator),)
-            if kept_reason is None:
-                if len(kept) >= SETTLED_KEPT:
-                    kept.clear()
-                kept_reason = kept[key] = (self._why_not_rule(rule, evaluator),)
-            found = kept_reason[0]
+            (found,) = _kept(kept, key, functools.partial(self._why_not_rule, rule, evaluator))
             if found is not None:
                 out.append(found)
         return out
 
-    def _why_not_rule(self, rule: Rule, evaluator: Evaluator) -> dict[str, Any] | None:
+    def _why_not_rule(self, rule: Rule, evaluator: Evaluator) -> tuple[dict[str, Any] | None]:
+        """The rule's "not met" reason, or None when it is met; in a 1-tuple, so that a store tells
+        "met" from "not worked out yet"."""
         unmet = evaluator.unmet(rule.when)
         if not unmet:
-            return None
-        return self._reason(rule, "not_met", None, text=self._not_met_text(rule, unmet))
+            return (None,)
+        return (self._reason(rule, "not_met", None, text=self._not_met_text(rule, unmet)),)
 
     def _indications_for(self, procedure: str) -> list[CompiledRule]:
         """The indication rules that can speak of a procedure, in knowledge order (found once)."""
