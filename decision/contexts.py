@@ -20,6 +20,7 @@ from decision.facts import (
     options_for,
     risk_values,
 )
+from decision.per_object import PerObject
 from decision.truth import Evaluator, Truth, candidate_fields
 from knowledge.conditions import ConditionNode
 from knowledge.loader import Knowledge
@@ -37,7 +38,7 @@ def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] |
     lists["medications"] = canonical_medications(lists["medications"], knowledge)
     contexts = [Context(0, "case", values, lists, case.assessment_date)]
     raised_when = knowledge.bleeding_risk_raised_when
-    reads = None if raised_when is None else candidate_fields(raised_when)
+    reads = _raise_reads(knowledge)
     raised_by: dict[tuple[Any, ...], tuple[Truth, tuple[str, ...]]] = {}
     for d_index, diagnosis in enumerate(case.diagnoses or ()):
         for option in options_for(diagnosis, knowledge):
@@ -62,6 +63,14 @@ def build_contexts(case: Case, knowledge: Knowledge, params: Mapping[str, Any] |
                 context.risk_questions = asked
             contexts.append(context)
     return contexts
+
+
+_raise_reads: PerObject[Knowledge, tuple[str, ...] | None] = PerObject(
+    lambda knowledge: (
+        None if knowledge.bleeding_risk_raised_when is None else candidate_fields(knowledge.bleeding_risk_raised_when)
+    )
+)
+"""The candidate and diagnosis fields the bleeding-risk raise reads, once per knowledge."""
 
 
 def _raised(

@@ -318,11 +318,12 @@ class Evaluator:
             always: list[Mapping[str, Any]] = []  # unknown, or a value no index can hold
             for item in items:
                 actual = item.get(field_name)
+                if actual is None:
+                    always.append(item)
+                    continue
                 try:
-                    if actual is None:
-                        raise TypeError
                     by_value.setdefault(actual, []).append(item)
-                except TypeError:
+                except TypeError:  # unhashable
                     always.append(item)
             index = indexes[(node.list, field_name)] = (by_value, always)
         by_value, always = index
