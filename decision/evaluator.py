@@ -7,11 +7,13 @@ and every evaluation reuses the registered rulesets (per-case ruleset work would
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import orjson
 from pydantic import ValidationError
 
 from decision.case import Case, using_vocabulary
@@ -33,6 +35,9 @@ def engine_version() -> str:
         return version("spine-cds")
     except PackageNotFoundError:
         return "0+unknown"
+
+
+_Out = TypeVar("_Out")
 
 
 class InvalidCase(ProblemError):
@@ -117,13 +122,34 @@ class CaseEvaluator:
         firings = self.engine.fire(prepared.policy_id, prepared.facts)
         return self.report(prepared, firings)
 
+    def evaluate_json(self, case: Case | dict[str, Any], policy: str | None = None) -> bytes:
+        """`evaluate(...).model_dump_json()`, the same bytes, without building the models (`report_json`)."""
+        prepared = self.prepare(case, policy)
+        return self.report_json(prepared, self.engine.fire(prepared.policy_id, prepared.facts))
+
     def evaluate_many(
         self, cases: list[Case | dict[str, Any]], policy: str | None = None
     ) -> list[Report | InvalidCase]:
         """`evaluate` for several cases, the same reports, with the cases of each policy run through
         the engine together (one session per ruleset for all of them: what batch evaluation pays
         per case shrinks). An invalid case gets its InvalidCase in its place; the others go on."""
-        out: list[Report | InvalidCase | None] = [None] * len(cases)
+        return self._many(cases, policy, self.report)
+
+    def evaluate_many_json(
+        self, cases: list[Case | dict[str, Any]], policy: str | None = None
+    ) -> list[bytes | InvalidCase]:
+        """`evaluate_many`, each report as its JSON (`Report.model_dump_json`, byte for byte), written
+        straight from the verdict's plain data (`VerdictBuilder.fields`) without building the
+        models: what batch writes, at a tenth less per case."""
+        return self._many(cases, policy, self.report_json)
+
+    def _many(
+        self,
+        cases: list[Case | dict[str, Any]],
+        policy: str | None,
+        finish: Callable[[PreparedCase, set[tuple[str, int]]], _Out],
+    ) -> list[_Out | InvalidCase]:
+        out: list[_Out | InvalidCase | None] = [None] * len(cases)
         groups: dict[str, list[tuple[int, PreparedCase]]] = {}
         for number, case in enumerate(cases):
             try:
@@ -135,7 +161,7 @@ class CaseEvaluator:
         for policy_id, members in groups.items():
             firings = self.engine.fire_many(policy_id, [prepared.facts for _, prepared in members])
             for (number, prepared), fired in zip(members, firings, strict=True):
-                out[number] = self.report(prepared, fired)
+                out[number] = finish(prepared, fired)
         return [result for result in out if result is not None]
 
     def close(self) -> None:
@@ -146,6 +172,13 @@ class CaseEvaluator:
         return self._builders[prepared.policy_id].build(
             prepared.case.case_id, prepared.contexts, firings, prepared.evaluators
         )
+
+    def report_json(self, prepared: PreparedCase, firings: set[tuple[str, int]]) -> bytes:
+        """`report(...).model_dump_json()`, the same bytes, from the verdict's plain data."""
+        fields = self._builders[prepared.policy_id].fields(
+            prepared.case.case_id, prepared.contexts, firings, prepared.evaluators
+        )
+        return orjson.dumps(fields)
 
 
 _default: CaseEvaluator | None = None

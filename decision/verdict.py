@@ -464,6 +464,20 @@ class VerdictBuilder:
         firings: set[tuple[str, int]],
         evaluators: list[Evaluator],
     ) -> Report:
+        return Report.model_validate(self.fields(case_id, contexts, firings, evaluators))
+
+    def fields(
+        self,
+        case_id: str | None,
+        contexts: list[Context],
+        firings: set[tuple[str, int]],
+        evaluators: list[Evaluator],
+    ) -> dict[str, Any]:
+        """The report as plain data: every field of `Report` and of its parts, in the models'
+        order, each value already what validation would make it, so `orjson.dumps` of it is the
+        report's JSON byte for byte (`Report.model_dump_json`). Batch writes it so: validating a
+        report and dumping it again was about a tenth of a case's time. Kept so by
+        tests/engine/test_report_fields.py, over the vignettes and generated cases."""
         per_context: dict[int, list[tuple[CompiledRule, str]]] = defaultdict(list)
         for action, ctx in firings:
             per_context[ctx].append(self.by_action[action])
@@ -477,31 +491,30 @@ class VerdictBuilder:
                 )
             )
         candidates = merged_candidates(outcomes, self.knowledge)
-        # The report is validated once, whole, from plain dicts: validating its parts one by one
-        # as they were built was about a third of the verdict's time.
-        return Report.model_validate(
-            {
-                "case_id": case_id,
-                "knowledge_version": self.knowledge.version,
-                "knowledge_hash": self.knowledge.content_hash,
-                "policy": self.policy.policy_id,
-                "policy_title": self.knowledge.policies[self.policy.policy_id].title,
-                "engine_version": self.engine_version,
-                "candidates": candidates,
-                "contraindications": findings(
-                    outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.contraindication is not None
-                ),
-                "warnings": findings(outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.warning),
-                "missing_information": self._missing(outcomes, case_fired, evaluators[0]),
-                "fired_rules": fired_rules(outcomes, per_context),
-                "red_flags": findings(
-                    outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.red_flag, case_only=True
-                ),
-                "no_guideline_applies": len(contexts) == 1,
-                "no_guideline_reason": no_guideline_reason(contexts),
-                "steroid_injections": self._steroid_count(contexts[0], evaluators[0]),
-            }
-        )
+        # The report is validated once, whole, from plain dicts (`build`): validating its parts
+        # one by one as they were built was about a third of the verdict's time.
+        return {
+            "case_id": case_id,
+            "knowledge_version": self.knowledge.version,
+            "knowledge_hash": self.knowledge.content_hash,
+            "policy": self.policy.policy_id,
+            "policy_title": self.knowledge.policies[self.policy.policy_id].title,
+            "engine_version": self.engine_version,
+            "candidates": candidates,
+            "contraindications": findings(
+                outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.contraindication is not None
+            ),
+            "warnings": findings(outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.warning),
+            "missing_information": self._missing(outcomes, case_fired, evaluators[0]),
+            "fired_rules": fired_rules(outcomes, per_context),
+            "red_flags": findings(
+                outcomes, self.knowledge, self.texts, per_context, lambda r: r.then.red_flag, case_only=True
+            ),
+            "no_guideline_applies": len(contexts) == 1,
+            "no_guideline_reason": no_guideline_reason(contexts),
+            "steroid_injections": self._steroid_count(contexts[0], evaluators[0]),
+            "ignored_input": [],
+        }
 
     def _steroid_count(self, case_context: Context, evaluator: Evaluator) -> dict[str, Any] | None:
         """All regions together, over the policy's repeat window (the rules limit them region by region)."""

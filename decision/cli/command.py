@@ -113,9 +113,23 @@ def _same_file(first: str, second: str) -> bool:
         return Path(first).resolve() == Path(second).resolve()
 
 
+PIPE_BYTES = 1 << 16
+"""A pipe's default capacity on Linux (F_GETPIPE_SZ)."""
+
+
+def _write_through(sink: TextIO | OutputFile, text: str) -> None:
+    """`text` written and flushed a pipe's capacity (in characters, about as many bytes) at a time.
+    One write larger than the pipe is reported whole even when its reader went away part-way
+    (`| head -c 10`, measured on Linux); written in pieces, the piece after the reader left fails
+    (BrokenPipeError: not success)."""
+    for start in range(0, len(text), PIPE_BYTES):
+        sink.write(text[start : start + PIPE_BYTES])
+        sink.flush()
+
+
 def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     from decision.case import Case
-    from decision.cli.batch import run_dask, run_serial, run_workers
+    from decision.cli.batch import run_dask, run_workers, serial_blocks
     from decision.evaluator import default_evaluator
 
     default_evaluator().policy_id(Case(), args.policy)  # an unknown policy fails once, not once per line
@@ -143,13 +157,13 @@ def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     progress = _Progress(args.progress or (sys.stderr.isatty() and not os.environ.get("CI")))
     done = failed = 0
     try:
-        results = (
-            run_serial(source, args.policy) if args.workers == 1 else run_workers(source, args.policy, args.workers)
+        blocks = (
+            serial_blocks(source, args.policy) if args.workers == 1 else run_workers(source, args.policy, args.workers)
         )
-        for line, valid in results:
-            done += 1
-            failed += not valid
-            sink.write(line + "\n")
+        for block in blocks:
+            done += block.cases
+            failed += block.invalid
+            _write_through(sink, block.text)
             progress.update(done, failed)
         completed = True
     finally:

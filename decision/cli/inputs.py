@@ -81,6 +81,9 @@ class OutputFile:
     def write(self, text: str) -> int:
         return self.stream.write(text)
 
+    def flush(self) -> None:
+        self.stream.flush()
+
     def finish(self, completed: bool) -> None:
         """Rename over the target when the run completed; otherwise drop the partial file."""
         self.stream.close()

@@ -52,10 +52,10 @@ def test_the_output_appears_only_when_complete(tmp_path: Path, monkeypatch: pyte
     target.write_text("the previous run\n")
 
     def failing(*_args: object) -> object:
-        yield '{"line":1}', True
+        yield decision.cli.batch.Block('{"line":1}\n', 1, 0)
         raise RuntimeError("the machine went away")
 
-    monkeypatch.setattr(decision.cli.batch, "run_serial", failing)
+    monkeypatch.setattr(decision.cli.batch, "serial_blocks", failing)
     assert main(["batch", str(source), "--out", str(target)]) == 1
     assert target.read_text() == "the previous run\n", "an interrupted run must not replace the output"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")], "the partial file is removed"
