@@ -18,7 +18,7 @@ from decision.alpha_stack import DURABLE_ALPHA_STACK, fact_keys, stack_bound
 from decision.case import using_vocabulary
 from decision.facts import CANDIDATE_PATHS
 from decision.fields import check_rules
-from decision.truth import ItemTest, compares_with_candidate, compile_item
+from decision.truth import ItemTest, compares_with_candidate, compile_item, same_as_targets
 from knowledge.conditions import AllOf, AnyOf, Compare, ConditionNode, Count, IsUnknown, NotOf, ParamRef
 from knowledge.loader import Knowledge, KnowledgeError, RuleEntry
 from knowledge.schema import PolicyParam, Rule
@@ -96,6 +96,9 @@ class CompiledPolicy:
     """The counts of `case_counts` by the list they count: (list, counts, their three fact keys)."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """The same for the counts that compare with the candidate (worked out per context)."""
+    count_targets: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    """id of a count that compares with the candidate -> the context fields its filter compares
+    entries with (`same_as`), sorted: see `SharedMemo.count_targets`."""
     case_nodes: frozenset[int] = frozenset()
     """ids of the rules' condition nodes that read nothing of the candidate: their truth is the same
     in every context of a case (decision.truth.SharedMemo)."""
@@ -444,6 +447,7 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         case_count_groups=_by_list(case_counts),
         case_keys=frozenset([key for key, path, _ in case_plan] + [key for keyed in case_counts for key in keyed[1:]]),
         context_counts=tuple(keyed for keyed in keyed_counts if compares_with_candidate(keyed[0])),
+        count_targets={id(node): same_as_targets(node) for node in counts if compares_with_candidate(node)},
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
         ),

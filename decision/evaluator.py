@@ -107,7 +107,7 @@ class CaseEvaluator:
         params = compiled.param_values()
         contexts = build_contexts(valid, self.knowledge, params)
         case_memo: dict[int, Any] = {}
-        shared = SharedMemo(compiled.case_nodes)
+        shared = SharedMemo(compiled.case_nodes, compiled.count_targets)
         evaluators = [
             Evaluator(
                 context, params, case_memo, compiled.count_kinds, compiled.count_tests, shared, compiled.count_lookups

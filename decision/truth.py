@@ -179,8 +179,12 @@ class SharedMemo:
     in `nodes` (ids of conditions that read nothing of the candidate, found at compile time)."""
 
     nodes: frozenset[int]
+    count_targets: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    """id of a count that compares with the candidate -> the context fields it compares with
+    (`same_as`): its range in a context follows from their values (`CompiledPolicy.count_targets`)."""
     truths: dict[int, Truth] = field(default_factory=dict)
     fields: dict[int, list[str]] = field(default_factory=dict)
+    counts: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)
 
 
 class Evaluator:
@@ -249,6 +253,10 @@ class Evaluator:
         key = id(node)  # nodes belong to the loaded knowledge, alive for the whole case
         per_context = self._kinds.get(key)
         if per_context is not None:
+            if per_context:
+                found = self._by_targets(node)
+                if found is not None:
+                    return found
             memo = self._own if per_context else self._case_memo
             found = memo.get(key)
             if found is None:
@@ -268,6 +276,27 @@ class Evaluator:
         else:
             self._case_memo[key] = result
         return result
+
+    def _by_targets(self, node: Count) -> tuple[int, int] | None:
+        """A count that compares with the candidate, worked out once per case for each set of
+        values of the context fields it compares with (`SharedMemo.count_targets`): the rest of
+        what it reads (the list, the policy's parameters, the assessment date) is the same in
+        every context of the case, and a case's candidates mostly share those values (a region, a
+        procedure), so counting again for each was a tenth of a case's counting. None: not
+        shared (no SharedMemo, or a value that cannot be a key); the caller counts it."""
+        shared = self._shared
+        targets = None if shared is None else shared.count_targets.get(id(node))
+        if shared is None or targets is None:
+            return None
+        values = self.context.values
+        key = (id(node), *[values.get(name, UNKNOWN) for name in targets])
+        try:
+            found = shared.counts.get(key)
+            if found is None:
+                found = shared.counts[key] = self._count(node)
+        except TypeError:  # unhashable
+            return None
+        return found
 
     def case_count_ranges(self, list_name: str, nodes: Sequence[Count]) -> list[tuple[int, int]]:
         """`count_range` of each of the counts over one list, in one pass, for counts that are the
@@ -327,8 +356,11 @@ class Evaluator:
                     always.append(item)
             index = indexes[(node.list, field_name)] = (by_value, always)
         by_value, always = index
+        named = by_value.get(value)
+        if named is None and not always:
+            return 0, 0  # no entry names the drug, none leaves its name unknown: most counts of most cases
         assert node.where is not None
-        return self._tally(node.where, (*by_value.get(value, ()), *always))
+        return self._tally(node.where, (*(named or ()), *always))
 
     def _count(self, node: Count) -> tuple[int, int]:
         items = self.context.lists.get(node.list)
@@ -457,6 +489,14 @@ def compares_with_candidate(node: Count) -> bool:
     """Whether a count's filter compares an entry with the candidate (`same_as`): such a count
     differs from context to context; any other is the same in every context of a case."""
     return node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where))
+
+
+def same_as_targets(node: Count) -> tuple[str, ...]:
+    """The context fields a count's filter compares entries with (`same_as`), sorted."""
+    if node.where is None:
+        return ()
+    found = {str(part.value) for part in walk(node.where) if isinstance(part, Compare) and part.op == "same_as"}
+    return tuple(sorted(found))
 
 
 def candidate_fields(node: ConditionNode) -> tuple[str, ...] | None:
