@@ -5,6 +5,8 @@ a rotating order, so a slow spell of the machine falls on all of them alike):
   full       JSON text -> validate -> evaluate (durable-rules) -> explain -> serialise
   full_host  the same full path with the engine driven through durable's Python `Host`, as before
              issue 17 (the baseline the README's before/after ratios come from)
+  batch_path JSON text -> report JSON as `spine-cds batch` writes it: validate, evaluate, and the
+             verdict's plain data written with orjson (no pydantic report, no text explanation)
   floor      the engine alone: the same compiled rulesets fed the same prepared facts
   floor_host the same through durable's `Host`
   c_core     durable's C core alone: the same facts pre-serialised, asserted and their firings
@@ -391,6 +393,10 @@ def run_benchmark(
 
         return full
 
+    def batch_path(line: str) -> bytes:
+        """JSON text to report JSON as `spine-cds batch` writes it (no pydantic report, no text)."""
+        return case_evaluator.evaluate_json(json.loads(line))
+
     def reference(line: str) -> str:
         report = reference_evaluate(case_evaluator, json.loads(line))
         to_text(report)
@@ -404,6 +410,7 @@ def run_benchmark(
     paths: dict[str, Callable[[int], Any]] = {
         "full": lambda i: full(lines[i]),
         "full_host": lambda i: full_host(lines[i]),
+        "batch_path": lambda i: batch_path(lines[i]),
         "floor": lambda i: case_evaluator.engine.fire(prepared[i].policy_id, prepared[i].facts),
         "floor_host": lambda i: host_evaluator.engine.fire(prepared_host[i].policy_id, host_facts[i]),
         "c_core": lambda i: _c_core(batches[i]),
@@ -425,6 +432,7 @@ def run_benchmark(
     results["ratios"] = {
         "full_over_floor_p50": p50["full"] / p50["floor"],
         "full_over_c_core_p50": p50["full"] / p50["c_core"],
+        "batch_path_over_c_core_p50": p50["batch_path"] / p50["c_core"],
         "full_over_reference_p50": p50["full"] / p50["reference"],
         "full_over_full_host_p50": p50["full"] / p50["full_host"],
         "floor_over_floor_host_p50": p50["floor"] / p50["floor_host"],
@@ -476,7 +484,7 @@ def memory_run(total: int, every: int) -> list[dict[str, float]]:
     return marks
 
 
-PATHS = ("full", "full_host", "floor", "floor_host", "c_core", "reference")
+PATHS = ("full", "full_host", "batch_path", "floor", "floor_host", "c_core", "reference")
 
 
 def format_table(results: dict[str, Any]) -> str:
@@ -493,6 +501,7 @@ def format_table(results: dict[str, Any]) -> str:
         "",
         f"full / floor (p50):       {ratios['full_over_floor_p50']:.2f}",
         f"full / c_core (p50):      {ratios['full_over_c_core_p50']:.2f}",
+        f"batch_path / c_core (p50): {ratios['batch_path_over_c_core_p50']:.2f}",
         f"full / reference (p50):   {ratios['full_over_reference_p50']:.2f}",
         f"full / full_host (p50):   {ratios['full_over_full_host_p50']:.2f}",
         f"floor / floor_host (p50): {ratios['floor_over_floor_host_p50']:.2f}",

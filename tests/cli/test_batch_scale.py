@@ -68,12 +68,14 @@ def test_batch_streams_its_input() -> None:
 
 def test_the_benchmark_reports_every_path_and_ratio() -> None:
     results = run_benchmark(case_count=100, scale_cases=10, factors=(1, 2), batch_cases=60)
-    for path in ("full", "floor", "reference"):
+    for path in ("full", "batch_path", "floor", "c_core", "reference"):
         assert results[path]["cases"] == 100 and results[path]["p50_us"] > 0
     # The ratio is reported from the same run's medians (the engine now dominates a full
     # evaluation, so full and floor are close and their order is within measurement noise).
     ratio = results["ratios"]["full_over_floor_p50"]
     assert ratio == results["full"]["p50_us"] / results["floor"]["p50_us"] and ratio > 0
+    batch_ratio = results["ratios"]["batch_path_over_c_core_p50"]
+    assert batch_ratio == results["batch_path"]["p50_us"] / results["c_core"]["p50_us"] and batch_ratio > 0
     assert set(results["rule_count_scaling_floor"]) == {"1x", "2x"}
     assert results["load_and_compile_s"]["median"] > 0 and results["peak_rss_mb"] > 0
     for mix in ("cli_generated", "cli_vignettes"):  # spine-cds batch, run as a user runs it
@@ -83,6 +85,7 @@ def test_the_benchmark_reports_every_path_and_ratio() -> None:
             assert runs[name]["seconds"] > 0 and runs[name]["start_seconds"] > 0  # 60 cases: within its noise
     table = format_table(results)
     assert "full / floor" in table and "full / reference" in table and "--workers 2" in table
+    assert "batch_path / c_core" in table
 
 
 def test_the_memory_run_reads_rss_along_the_way_and_at_the_end() -> None:
