@@ -292,10 +292,10 @@ class Evaluator:
         key = (id(node), *[values.get(name, UNKNOWN) for name in targets])
         try:
             found = shared.counts.get(key)
-            if found is None:
-                found = shared.counts[key] = self._count(node)
-        except TypeError:  # unhashable
+        except TypeError:  # a value that cannot be a key
             return None
+        if found is None:
+            found = shared.counts[key] = self._count(node)
         return found
 
     def case_count_ranges(self, list_name: str, nodes: Sequence[Count]) -> list[tuple[int, int]]:

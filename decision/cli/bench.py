@@ -6,7 +6,8 @@ a rotating order, so a slow spell of the machine falls on all of them alike):
   full_host  the same full path with the engine driven through durable's Python `Host`, as before
              issue 17 (the baseline the README's before/after ratios come from)
   batch_path JSON text -> report JSON as `spine-cds batch` writes it: validate, evaluate, and the
-             verdict's plain data written with orjson (no pydantic report, no text explanation)
+             verdict's plain data written with orjson (no pydantic report, no text explanation);
+             one case at a time, where batch runs 64 cases through each engine session
   floor      the engine alone: the same compiled rulesets fed the same prepared facts
   floor_host the same through durable's `Host`
   c_core     durable's C core alone: the same facts pre-serialised, asserted and their firings
@@ -321,7 +322,8 @@ def _cli_rates(lines: list[str], folder: Path, name: str) -> dict[str, Any]:
 
 def batch_figures(lines: list[str], with_dask: bool = True, batch_cases: int = BATCH_CASES) -> dict[str, Any]:
     """Whole-batch throughput (wall clock, cases/s). In this process, on the bench mix: one case per
-    `evaluate` call on one core (its engine sessions serve SESSION_CASES cases in turn) and `--dask`
+    `evaluate_json` call on one core (`batch.evaluate_line`: its engine sessions serve SESSION_CASES
+    cases in turn; before the reports were written from plain data, an `evaluate` call) and `--dask`
     on a 2-worker LocalCluster (its start and each worker's knowledge compile included: the same
     lines, written to two files). As a user runs it, `spine-cds batch` on one core and with
     `--workers 2`, each in a process of its own: on `batch_cases` generated cases (distinct: the
@@ -394,7 +396,8 @@ def run_benchmark(
         return full
 
     def batch_path(line: str) -> bytes:
-        """JSON text to report JSON as `spine-cds batch` writes it (no pydantic report, no text)."""
+        """JSON text to report JSON as `spine-cds batch` writes it (no pydantic report, no text),
+        one case at a time (batch runs 64 cases through each engine session)."""
         return case_evaluator.evaluate_json(json.loads(line))
 
     def reference(line: str) -> str:
@@ -526,7 +529,7 @@ def format_table(results: dict[str, Any]) -> str:
     if batch:
         lines += ["", f"batch throughput on the same {batch['cases']} cases (wall clock):"]
         for name, label in (
-            ("one_per_session_1_core", "one case per evaluate call, 1 core"),
+            ("one_per_session_1_core", "one case per evaluate_json call, 1 core"),
             ("dask_2_workers", "--dask, 2-worker LocalCluster (start included)"),
         ):
             figure = batch.get(name)

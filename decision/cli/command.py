@@ -115,15 +115,17 @@ def _same_file(first: str, second: str) -> bool:
 
 PIPE_BYTES = 1 << 16
 """A pipe's default capacity on Linux (F_GETPIPE_SZ)."""
+PIECE = PIPE_BYTES // 4
+"""Characters written at a time: at most a pipe's capacity in UTF-8 (4 bytes a character at most)."""
 
 
 def _write_through(sink: TextIO | OutputFile, text: str) -> None:
-    """`text` written and flushed a pipe's capacity (in characters, about as many bytes) at a time.
-    One write larger than the pipe is reported whole even when its reader went away part-way
-    (`| head -c 10`, measured on Linux); written in pieces, the piece after the reader left fails
-    (BrokenPipeError: not success)."""
-    for start in range(0, len(text), PIPE_BYTES):
-        sink.write(text[start : start + PIPE_BYTES])
+    """`text` written and flushed at most a pipe's capacity at a time. One write larger than the
+    pipe is reported whole even when its reader went away part-way (`| head -c 10`, measured on
+    Linux); written in pieces, the piece after the reader left fails (BrokenPipeError: not
+    success). As with any writer, a reader that leaves during the run's last piece goes unseen."""
+    for start in range(0, len(text), PIECE):
+        sink.write(text[start : start + PIECE])
         sink.flush()
 
 
