@@ -96,6 +96,10 @@ class CompiledPolicy:
     """The counts of `case_counts` by the list they count: (list, counts, their three fact keys)."""
     context_counts: tuple[tuple[Count, str, str, str], ...] = ()
     """The same for the counts that compare with the candidate (worked out per context)."""
+    context_count_groups: tuple[tuple[tuple[str, ...], tuple[tuple[Count, str, str, str], ...]], ...] = ()
+    """`context_counts` by the context fields they compare with (`same_as_targets`): (those
+    fields, the counts with their three fact keys). A case's contexts that hold the same values
+    of those fields get the same part of their fact (decision.case_facts)."""
     count_targets: dict[int, tuple[str, ...]] = field(default_factory=dict)
     """id of a count that compares with the candidate -> the context fields its filter compares
     entries with (`same_as`), sorted: see `SharedMemo.count_targets`."""
@@ -428,6 +432,7 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
     case_plan = tuple(step for step in plan if not step[1].startswith(CANDIDATE_PATHS))
     keyed_counts = _count_keys(counts)
     case_counts = [keyed for keyed in keyed_counts if not compares_with_candidate(keyed[0])]
+    context_counts = [keyed for keyed in keyed_counts if compares_with_candidate(keyed[0])]
     return CompiledPolicy(
         policy_id=policy_id,
         rulesets=chunks,
@@ -446,7 +451,8 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         case_counts=tuple(case_counts),
         case_count_groups=_by_list(case_counts),
         case_keys=frozenset([key for key, path, _ in case_plan] + [key for keyed in case_counts for key in keyed[1:]]),
-        context_counts=tuple(keyed for keyed in keyed_counts if compares_with_candidate(keyed[0])),
+        context_counts=tuple(context_counts),
+        context_count_groups=_by_targets(context_counts),
         count_targets={id(node): same_as_targets(node) for node in counts if compares_with_candidate(node)},
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
@@ -470,6 +476,15 @@ def _by_list(
         (name, tuple(node for node, *_ in members), tuple((low, high, span) for _, low, high, span in members))
         for name, members in groups.items()
     )
+
+
+def _by_targets(
+    keyed: list[tuple[Count, str, str, str]],
+) -> tuple[tuple[tuple[str, ...], tuple[tuple[Count, str, str, str], ...]], ...]:
+    groups: dict[tuple[str, ...], list[tuple[Count, str, str, str]]] = {}
+    for entry in keyed:
+        groups.setdefault(same_as_targets(entry[0]), []).append(entry)
+    return tuple((targets, tuple(members)) for targets, members in groups.items())
 
 
 def _same_in_every_context(node: ConditionNode) -> list[ConditionNode]:

@@ -1,6 +1,7 @@
 """A count that compares entries with the candidate is worked out once per case for each set of
 values of the fields it compares with, and must come out in every context exactly as counting
-afresh there does: whatever context asked first, and whichever candidates share those values."""
+afresh there does: whatever context asked first, and whichever candidates share those values. So
+must each context's engine fact, whose count part contexts with the same values share."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from strategies import LEVELS, cases, diagnoses
 
 from decision.case import Case
+from decision.case_facts import engine_fact, engine_facts
 from decision.contexts import build_contexts
 from decision.evaluator import default_evaluator
 from decision.truth import Evaluator, SharedMemo
@@ -29,6 +31,11 @@ def _check(case_data: dict[str, Any], reverse: bool) -> int:
             Evaluator(c, params, memo, compiled.count_kinds, compiled.count_tests, shared, compiled.count_lookups)
             for c in contexts
         ]
+        # each context's engine fact, its count parts shared between contexts (decision.case_facts),
+        # is the fact worked out for that context alone
+        whole = engine_facts(contexts, compiled, evaluators).whole()
+        for context, fact in zip(contexts, whole, strict=True):
+            assert fact == engine_fact(context, compiled, Evaluator(context, params)), context.key
         order = list(zip(contexts, evaluators, strict=True))
         for context, fast in reversed(order) if reverse else order:
             plain = Evaluator(context, params)
