@@ -354,25 +354,16 @@ class RulesEngine:
             state = status[1]
             started = durable_rules_engine.start_action_for_state(handle, state)
             message = started[1] if started else None
-            # bound once: a case has some 40 firings, and each lookup was paid for every one
-            record, actions, head = self._record, ruleset.actions, _HEAD
-            complete = durable_rules_engine.complete_and_start_action
             try:
                 while message:
-                    found = head(message)
-                    if found is not None:
-                        rule_name, digits = found.groups()
-                        local = int(digits) - base
-                    else:
-                        rule_name, ctx = _firing(message)
-                        local = ctx - base
-                    if local not in asserted:  # never seen; a firing must be one of this case's facts
+                    rule_name, ctx = _firing(message)
+                    if ctx - base not in asserted:  # never seen; a firing must be one of this case's facts
                         raise EngineError("the rules engine answered for a fact that is not this case's")
                     try:
-                        record(collected, actions[rule_name], local)
+                        self._record(collected, ruleset.actions[rule_name], ctx - base)
                     except Exception as exc:
                         raise EngineError(f"a rule action failed inside the engine: {exc}") from exc
-                    message = complete(handle, state)
+                    message = durable_rules_engine.complete_and_start_action(handle, state)
             except BaseException:
                 durable_rules_engine.abandon_action(handle, state)
                 raise
