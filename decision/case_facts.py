@@ -78,8 +78,8 @@ def _context_fact_counts(
     """`_fact_counts` for the counts that compare with the candidate, a group at a time
     (`CompiledPolicy.context_count_groups`): a group's part of the fact follows from the values of
     the context fields its counts compare with (the list, the parameters and the assessment date
-    are the case's), so contexts of the case that hold the same values share it (`worked_out`);
-    asking each count in each context was a tenth of a case's time."""
+    are the case's), so contexts of the case that hold the same values share it (`worked_out`)
+    rather than asking each count in each context (a vignette case's facts: 89 -> 80 µs)."""
     values = context.values
     for number, (targets, counts) in enumerate(policy.context_count_groups):
         key = (number, *[values.get(name, UNKNOWN) for name in targets])
