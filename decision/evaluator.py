@@ -140,7 +140,7 @@ class CaseEvaluator:
     ) -> list[bytes | InvalidCase]:
         """`evaluate_many`, each report as its JSON (`Report.model_dump_json`, byte for byte), written
         straight from the verdict's plain data (`VerdictBuilder.fields`) without building the
-        models: what batch writes, at a tenth less per case."""
+        models: what batch writes (validating and dumping a report was about 55 µs, this about 8)."""
         return self._many(cases, policy, self.report_json)
 
     def _many(

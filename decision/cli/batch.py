@@ -27,8 +27,8 @@ Result = tuple[str, bool]
 class Block(NamedTuple):
     """A chunk's output lines, each ending in a newline, as one text, and how many cases and invalid
     cases it holds. What a worker process hands back and `spine-cds batch` writes: one text per
-    chunk rather than a line at a time, so the parent process, which shares the cores with the
-    workers, does not spend a tenth of a core taking lines apart and writing them one by one."""
+    chunk rather than 64 records sent, taken apart and written one by one by the parent process,
+    which shares the cores with the workers."""
 
     text: str
     cases: int
