@@ -282,8 +282,8 @@ class Evaluator:
         values of the context fields it compares with (`SharedMemo.count_targets`): the rest of
         what it reads (the list, the policy's parameters, the assessment date) is the same in
         every context of the case, and a case's candidates mostly share those values (a region, a
-        procedure), so counting again for each was a tenth of a case's counting. None: not
-        shared (no SharedMemo, or a value that cannot be a key); the caller counts it."""
+        procedure), so it need not be counted again for each. None: not shared (no SharedMemo, or
+        a value that cannot be a key); the caller counts it."""
         shared = self._shared
         targets = None if shared is None else shared.count_targets.get(id(node))
         if shared is None or targets is None:
@@ -488,7 +488,7 @@ def dedupe(paths: list[str]) -> list[str]:
 def compares_with_candidate(node: Count) -> bool:
     """Whether a count's filter compares an entry with the candidate (`same_as`): such a count
     differs from context to context; any other is the same in every context of a case."""
-    return node.where is not None and any(getattr(n, "op", None) == "same_as" for n in walk(node.where))
+    return bool(same_as_targets(node))
 
 
 def same_as_targets(node: Count) -> tuple[str, ...]:
