@@ -431,8 +431,9 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
     plan = [(key, *key.partition(":")[::2]) for key in fact_keys if not key.startswith("q")]
     case_plan = tuple(step for step in plan if not step[1].startswith(CANDIDATE_PATHS))
     keyed_counts = _count_keys(counts)
-    case_counts = [keyed for keyed in keyed_counts if not compares_with_candidate(keyed[0])]
-    context_counts = [keyed for keyed in keyed_counts if compares_with_candidate(keyed[0])]
+    targets = {id(node): same_as_targets(node) for node in counts}  # none: the same in every context
+    case_counts = [keyed for keyed in keyed_counts if not targets[id(keyed[0])]]
+    context_counts = [keyed for keyed in keyed_counts if targets[id(keyed[0])]]
     return CompiledPolicy(
         policy_id=policy_id,
         rulesets=chunks,
@@ -443,7 +444,7 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         ruleset_keys=ruleset_keys,
         case_plan=case_plan,
         candidate_plan=tuple(step for step in plan if step[1].startswith(CANDIDATE_PATHS)),
-        count_kinds={id(node): compares_with_candidate(node) for node in counts},
+        count_kinds={key: bool(found) for key, found in targets.items()},
         count_tests={id(node.where): compile_item(node.where, values) for node in counts if node.where is not None},
         count_lookups={
             id(node): found for node in counts if node.where is not None and (found := lookup_of(node.where, values))
@@ -452,8 +453,8 @@ def compile_policy(knowledge: Knowledge, policy_id: str) -> CompiledPolicy:
         case_count_groups=_by_list(case_counts),
         case_keys=frozenset([key for key, path, _ in case_plan] + [key for keyed in case_counts for key in keyed[1:]]),
         context_counts=tuple(context_counts),
-        context_count_groups=_by_targets(context_counts),
-        count_targets={id(node): same_as_targets(node) for node in counts if compares_with_candidate(node)},
+        context_count_groups=_by_targets(context_counts, targets),
+        count_targets={key: found for key, found in targets.items() if found},
         case_nodes=frozenset(
             id(node) for compiled_rule in compiled for node in _same_in_every_context(compiled_rule.entry.rule.when)
         ),
@@ -479,11 +480,11 @@ def _by_list(
 
 
 def _by_targets(
-    keyed: list[tuple[Count, str, str, str]],
+    keyed: list[tuple[Count, str, str, str]], targets: dict[int, tuple[str, ...]]
 ) -> tuple[tuple[tuple[str, ...], tuple[tuple[Count, str, str, str], ...]], ...]:
     groups: dict[tuple[str, ...], list[tuple[Count, str, str, str]]] = {}
     for entry in keyed:
-        groups.setdefault(same_as_targets(entry[0]), []).append(entry)
+        groups.setdefault(targets[id(entry[0])], []).append(entry)
     return tuple((targets, tuple(members)) for targets, members in groups.items())
 
 
